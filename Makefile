@@ -1,0 +1,39 @@
+# The two commands: `make run` (embedded SQLite demo) and `make test` (PostgreSQL + Redis).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint services reliability bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py compilemessages -v0 --ignore=.venv
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py load_protocol pada1.yaml palatine.yaml
+	$(BIN)/python manage.py seed_demo
+	HOST=$(HOST) PORT=$(PORT) exec deploy/scripts/run_local.sh
+
+services:
+	deploy/scripts/ensure_services.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: install services lint
+	$(BIN)/python manage.py compilemessages -v0 --ignore=.venv
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

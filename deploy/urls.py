@@ -1,0 +1,17 @@
+"""Root URLconf: admin, API v1 (each app mounts its routes), OpenAPI schema and docs."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+admin.site.site_header = "Adaptive trial"
+admin.site.site_title = "Adaptive trial"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("trial.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("i18n/", include("django.conf.urls.i18n")),
+]

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RandomizationConfig(AppConfig):
+    name = "randomization"
+    verbose_name = _("Randomization")
+    default_auto_field = "django.db.models.BigAutoField"

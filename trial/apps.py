@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class TrialConfig(AppConfig):
+    name = "trial"
+    verbose_name = _("Trial")
+    default_auto_field = "django.db.models.BigAutoField"
