@@ -12,12 +12,14 @@ from .patients import (
 )
 from .protocols import Protocol, ProtocolVersion
 from .sites import CENTRAL_ROLES, SITE_ROLES, ApiToken, Role, Site, StaffProfile
+from .step2 import OPEN_TRIGGER_STATUSES, Step2Trigger, TriggerStatus
 from .treatment import AromataseInhibitor, TreatmentLine
 
 __all__ = [
     "CENTRAL_ROLES",
     "SITE_ROLES",
     "ApiToken",
+    "OPEN_TRIGGER_STATUSES",
     "AromataseInhibitor",
     "AuditEvent",
     "Consent",
@@ -34,6 +36,8 @@ __all__ = [
     "Site",
     "StaffProfile",
     "Step",
+    "Step2Trigger",
+    "TriggerStatus",
     "TreatmentLine",
     "TrialRecord",
 ]
