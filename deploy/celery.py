@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deploy.settings")
 
@@ -12,4 +13,26 @@ app = Celery("trial")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-app.conf.beat_schedule = {}
+# Exactly one beat process runs this schedule. Every task is idempotent: a second run, a
+# concurrent run or a run after a worker crash does nothing twice.
+app.conf.beat_schedule = {
+    "schedule-daily": {
+        # mark items due/overdue/missed and send reminders once per item and stage
+        "task": "trial.tasks.schedule_daily_task",
+        "schedule": crontab(hour=6, minute=0),
+    },
+    "schedule-daily-catch-up": {
+        # the same job again at midday: it only acts on items not yet claimed
+        "task": "trial.tasks.schedule_daily_task",
+        "schedule": crontab(hour=12, minute=0),
+    },
+    "step2-windows": {
+        "task": "trial.tasks.step2_expire_windows_task",
+        "schedule": crontab(hour=6, minute=30),
+    },
+    "ctdna-outbox": {
+        # process lab-result triggers whose after-commit enqueue was lost (broker down)
+        "task": "monitoring.tasks.outbox_drain_task",
+        "schedule": 60.0,
+    },
+}

@@ -10,6 +10,8 @@ admin.site.site_title = "Adaptive trial"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("trial.api.urls")),
+    path("api/v1/", include("randomization.api.urls")),
+    path("api/v1/", include("monitoring.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

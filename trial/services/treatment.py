@@ -1,0 +1,60 @@
+"""Treatment lines: switching regimen when the design moves a patient to another step."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from trial.exceptions import InvalidInput, InvalidState
+from trial.models import Patient, TreatmentLine
+
+from .audit import tracked_save
+
+
+def treatment_line_switch(
+    *,
+    patient: Patient,
+    step: str,
+    patient_step: str,
+    regimen: str,
+    endocrine_drug: str,
+    on: dt.date,
+    by: Any,
+    reason: str,
+    end_reason: str,
+) -> TreatmentLine:
+    """End the patient's open line on ``on`` and open a line of ``regimen`` from ``on``.
+
+    Palbociclib continues at the current dose level (DOMAIN.md section 7 rule 22). Runs in the
+    caller's transaction (randomization, crossover); the caller holds the patient's row lock.
+    Errors: invalid_input (unknown regimen), invalid_state (no open line, start before the
+    current line's start).
+    """
+    document = patient.protocol_version.document
+    if regimen not in document["regimens"]:
+        raise InvalidInput("Unknown regimen.", {"regimen": regimen})
+    current = (
+        TreatmentLine.objects.select_for_update().filter(patient=patient, ended_on=None).first()
+    )
+    if current is None:
+        raise InvalidState("The patient has no open treatment line.")
+    if current.started_on and on < current.started_on:
+        raise InvalidState(
+            "The new line cannot start before the current one.",
+            {"current_start": str(current.started_on)},
+        )
+    current.ended_on = on
+    current.end_reason = end_reason
+    tracked_save(current, by=by, reason=reason, update_fields=["ended_on", "end_reason"])
+    line = TreatmentLine(
+        patient=patient,
+        step=step,
+        regimen=regimen,
+        endocrine_drug=endocrine_drug,
+        palbociclib_dose_mg=current.palbociclib_dose_mg,
+        planned_c1d1=on,
+    )
+    tracked_save(line, by=by)
+    patient.step = patient_step
+    tracked_save(patient, by=by, reason=reason, update_fields=["step"])
+    return line
