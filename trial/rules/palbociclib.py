@@ -193,6 +193,10 @@ class _Assessment:
         return self.haem_grade == 3 and self.haem_term == CtcaeTerm.NEUTROPHIL_COUNT_DECREASED
 
     @property
+    def term_text(self) -> str:
+        return "" if self.haem_term is None else self.haem_term.value.replace("_", " ")
+
+    @property
     def fever(self) -> bool:
         return self.fever_c is not None and self.fever_c >= self.fever_threshold_c
 
@@ -273,7 +277,8 @@ def _effective_haem(
     """The haematological toxicity Table 2 acts on (lymphopenia only with a clinical event)."""
     _check_grade(haem_grade, name="haem_grade")
     _check_grade(lymphocyte_grade, name="lymphocyte_grade")
-    if haem_grade > 0 and (haem_term is None or CtcaeTerm(haem_term) not in DOSE_RULE_TERMS):
+    # A StrEnum hashes and compares like its value, so plain strings are accepted too.
+    if haem_grade > 0 and haem_term not in DOSE_RULE_TERMS:
         raise DoseRuleInputError(
             "haem_term must name the non-lymphocyte term with the worst grade",
             code="haem_term_invalid",
@@ -320,8 +325,9 @@ def check_dose_change(
     - REDUCTION: exactly one level down (``dose_re_escalation`` if up or unchanged,
       ``dose_reduction_skips_level`` if more than one level).
     - STRONG_CYP3A_INHIBITOR_START: to 75 mg/day (``dose_cyp3a_inhibitor_requires_75_mg``).
-    - STRONG_CYP3A_INHIBITOR_STOP: back up to at most ``dose_before_inhibitor_mg``, never down
-      (``dose_re_escalation`` above it; ``dose_before_inhibitor_required`` if missing).
+    - STRONG_CYP3A_INHIBITOR_STOP: back up to at most ``dose_before_inhibitor_mg``
+      (``dose_re_escalation`` above it, ``dose_cyp3a_restore_invalid`` if lower than now,
+      ``dose_before_inhibitor_required`` if missing).
     Discontinuation is not a dose change; see ``next_lower_dose_mg``.
     """
     levels = _validated_dose_levels(dose_levels_mg)
@@ -374,15 +380,22 @@ def _check_cyp3a_stop(
             code="dose_before_inhibitor_required",
         )
     _check_dose_level(dose_before_inhibitor_mg, levels, name="dose_before_inhibitor_mg")
-    if not from_dose_mg <= to_dose_mg <= dose_before_inhibitor_mg:
+    details = {
+        "from_dose_mg": from_dose_mg,
+        "to_dose_mg": to_dose_mg,
+        "dose_before_inhibitor_mg": dose_before_inhibitor_mg,
+    }
+    if to_dose_mg > dose_before_inhibitor_mg:
         raise DoseRuleInputError(
             "after a strong CYP3A inhibitor the dose returns at most to the dose used before it",
             code="dose_re_escalation",
-            details={
-                "from_dose_mg": from_dose_mg,
-                "to_dose_mg": to_dose_mg,
-                "dose_before_inhibitor_mg": dose_before_inhibitor_mg,
-            },
+            details=details,
+        )
+    if to_dose_mg < from_dose_mg:
+        raise DoseRuleInputError(
+            "stopping a strong CYP3A inhibitor never lowers the dose; use a reduction",
+            code="dose_cyp3a_restore_invalid",
+            details=details,
         )
 
 
@@ -538,7 +551,7 @@ def _rule_haem_grade_4(a: _Assessment) -> DoseDecision | None:
     return _reduce(
         a,
         DoseReason.HAEM_GRADE_4,
-        f"grade 4 {a.haem_term}{when}: withhold until grade <= 2, resume at the next lower dose",
+        f"grade 4 {a.term_text}{when}: withhold until grade <= 2, resume at the next lower dose",
         SOURCE_TABLE_2,
         resume_max_grade=2,
     )
@@ -561,13 +574,12 @@ def _rule_neutropenia_fever_or_infection(a: _Assessment) -> DoseDecision | None:
 def _rule_haem_grade_3(a: _Assessment) -> DoseDecision | None:
     if a.haem_grade != 3:
         return None
-    term = a.haem_term
     if a.repeat_cbc_d22_after_d15_grade3:
         return _decision(
             a,
             DoseAction.CONTINUE,
             DoseReason.HAEM_GRADE_3_DAY_22_REPEAT,
-            f"grade 3 {term} on the D22 repeat CBC (not grade 4): no dose change; "
+            f"grade 3 {a.term_text} on the D22 repeat CBC (not grade 4): no dose change; "
             "the next cycle's D1 CBC applies",
             SOURCE_TABLE_2,
         )
@@ -576,8 +588,8 @@ def _rule_haem_grade_3(a: _Assessment) -> DoseDecision | None:
             a,
             DoseAction.WITHHOLD_REPEAT_CBC_7_DAYS,
             DoseReason.HAEM_GRADE_3_DAY_1,
-            f"grade 3 {term} on D1: withhold, repeat the CBC within 1 week; start the cycle at "
-            "the same dose once grade <= 2",
+            f"grade 3 {a.term_text} on D1: withhold, repeat the CBC within 1 week; "
+            "start the cycle at the same dose once grade <= 2",
             SOURCE_TABLE_2,
             resume_max_grade=2,
         )
@@ -586,7 +598,7 @@ def _rule_haem_grade_3(a: _Assessment) -> DoseDecision | None:
             a,
             DoseAction.CONTINUE_REPEAT_CBC_D22,
             DoseReason.HAEM_GRADE_3_DAY_15,
-            f"grade 3 {term} on D15 of cycle {a.cycle_number}: continue the current dose to "
+            f"grade 3 {a.term_text} on D15 of cycle {a.cycle_number}: continue the current dose to "
             "complete the cycle, repeat the CBC on D22",
             SOURCE_TABLE_2,
         )
@@ -600,14 +612,14 @@ def _rule_haem_grade_3_other_day(a: _Assessment) -> DoseDecision:
             a,
             DoseAction.CONTINUE,
             DoseReason.HAEM_GRADE_3_OTHER_DAY,
-            f"grade 3 {a.haem_term} on {where}: continue (protocol policy)",
+            f"grade 3 {a.term_text} on {where}: continue (protocol policy)",
             SOURCE_GRADE_3_OTHER_DAY,
         )
     return _decision(
         a,
         DoseAction.WITHHOLD_UNTIL_RECOVERY_SAME_DOSE,
         DoseReason.HAEM_GRADE_3_OTHER_DAY,
-        f"grade 3 {a.haem_term} on {where}: withhold until grade <= 2, resume at the same dose "
+        f"grade 3 {a.term_text} on {where}: withhold until grade <= 2, resume at the same dose "
         "(protocol policy)",
         SOURCE_GRADE_3_OTHER_DAY,
         resume_max_grade=2,
@@ -640,7 +652,7 @@ def _rule_haem_grade_1_2(a: _Assessment) -> DoseDecision | None:
         a,
         DoseAction.CONTINUE,
         DoseReason.HAEM_GRADE_1_2,
-        f"grade {a.haem_grade} {a.haem_term}: no dose adjustment",
+        f"grade {a.haem_grade} {a.term_text}: no dose adjustment",
         SOURCE_TABLE_2,
     )
 

@@ -118,7 +118,8 @@ class TargetLesion:
     """One target lesion at this assessment.
 
     ``diameter_mm`` is the longest diameter, or the short axis for a lymph node; None when the
-    lesion was not assessed. A lesion that disappeared is 0.
+    lesion was not assessed. A lesion that disappeared is 0. An int or float diameter is
+    converted to an exact Decimal (floats through ``repr``).
     """
 
     diameter_mm: Decimal | None

@@ -173,6 +173,17 @@ def test_version_accepts_the_protocol_string():
     assert grade_lab_value(ANC, 0.7, lln=1.8, version="4.03").ctcae_version == "4.03"
 
 
+def test_unknown_version_and_term_raise_stable_codes():
+    with pytest.raises(CtcaeInputError) as excinfo:
+        grade_lab_value(ANC, 1, lln=2, version="3.0")
+    assert excinfo.value.code == "ctcae_version_unknown"
+    with pytest.raises(CtcaeInputError) as excinfo:
+        grade_lab_value("neutrophils", 1, lln=2)
+    assert excinfo.value.code == "ctcae_term_unknown"
+    with pytest.raises(CtcaeInputError):
+        grade_blood_count(BloodCount(), version="6.0")
+
+
 def test_only_lymphocytes_are_outside_dose_rules():
     assert {ANC, WBC, PLT, HB} == DOSE_RULE_TERMS
     assert grade_lab_value(LYM, 0.1, lln=1.0).counts_for_dose_rules is False

@@ -352,7 +352,7 @@ def test_rule_9_lymphopenia_with_clinical_event_follows_table_2():
     grade_4 = decide(lymphocyte_grade=4, lymphopenia_clinical_event=True)
     assert grade_4.action == DoseAction.WITHHOLD_UNTIL_RECOVERY_THEN_REDUCE
     assert grade_4.next_dose_mg == 100
-    assert "lymphocyte" in grade_4.reason
+    assert "lymphocyte count decreased" in grade_4.reason
     grade_3 = decide(lymphocyte_grade=3, lymphopenia_clinical_event=True, cycle_day=1)
     assert grade_3.action == DoseAction.WITHHOLD_REPEAT_CBC_7_DAYS
 
@@ -535,6 +535,7 @@ def test_every_decision_cites_a_source_and_a_reason(inputs):
         ({"lymphocyte_grade": 5}, "grade_out_of_range"),
         ({"haem_grade": 3}, "haem_term_invalid"),
         ({"haem_grade": 3, "haem_term": CtcaeTerm.LYMPHOCYTE_COUNT_DECREASED}, "haem_term_invalid"),
+        ({"haem_grade": 3, "haem_term": "neutrophils"}, "haem_term_invalid"),
         ({"cycle_day": 0}, "cycle_out_of_range"),
         ({"cycle_number": 0}, "cycle_out_of_range"),
         ({"fever_c": float("nan")}, "temperature_invalid"),
@@ -688,7 +689,7 @@ def test_cyp3a_dose_changes_are_the_only_allowed_escalation():
                 "kind": DoseChangeKind.STRONG_CYP3A_INHIBITOR_STOP,
                 "dose_before_inhibitor_mg": 125,
             },
-            "dose_re_escalation",
+            "dose_cyp3a_restore_invalid",
         ),
     ],
 )
