@@ -159,6 +159,9 @@ _REFERENCE = {
 }
 _SEQUENCE_PREFIX = re.compile(r"(?:[A-Z]{2}_[0-9]+|ENSP[0-9]+)(?:\.[0-9]+)?:")
 _COPIES_UNITS = ("/mL", "{copies}/mL")
+_VALUE_ELEMENTS = tuple(
+    name for name in Observation.model_fields if name.startswith("value") and "__" not in name
+)
 
 
 class FhirProblem(NamedTuple):
@@ -196,7 +199,7 @@ class EntryOutcome:
 
 
 @dataclass(slots=True)
-class _Variant:
+class _ObservationValues:
     """One Observation, reduced to the values of the JSON contract."""
 
     index: int
@@ -241,12 +244,13 @@ def parse_bundle(
     """
     problems = _Problems()
     entries = _bundle_entries(bundle, problems)
-    observations: list[_Variant] = []
+    bundle_type = bundle.get("type") if isinstance(bundle, Mapping) else None
+    observations: list[_ObservationValues] = []
     failed_samples: set[str] = set()
     for index, entry in enumerate(entries):
         entry_problems = _Problems()
         path = f"Bundle.entry[{index}]"
-        parsed = _parse_entry(entry, path, index, bundle, default_assay, entry_problems)
+        parsed = _parse_entry(entry, path, index, bundle_type, default_assay, entry_problems)
         problems.items += entry_problems.items
         if parsed is None or entry_problems.items:
             failed_samples.add(_sample_id_of(entry))
@@ -289,14 +293,14 @@ def _parse_entry(
     entry: object,
     path: str,
     index: int,
-    bundle: Mapping[str, Any],
+    bundle_type: object,
     default_assay: str,
     problems: _Problems,
-) -> _Variant | None:
+) -> _ObservationValues | None:
     if not isinstance(entry, Mapping):
         problems.add(path, INVALID_STRUCTURE, "A Bundle entry must be an object.")
         return None
-    _check_entry_shell(entry, path, bundle.get("type"), problems)
+    _check_entry_shell(entry, path, bundle_type, problems)
     resource = entry.get("resource")
     if not isinstance(resource, Mapping):
         problems.add(f"{path}.resource", MISSING_ELEMENT, "The entry has no resource.")
@@ -349,7 +353,7 @@ def _sample_id_of(entry: object) -> str:
 
 
 class _ObservationReader:
-    """Reads one validated Observation into a :class:`_Variant`, recording every problem."""
+    """Reads one validated Observation into :class:`_ObservationValues`, noting each problem."""
 
     def __init__(
         self,
@@ -365,7 +369,7 @@ class _ObservationReader:
         self.default_assay = default_assay
         self.problems = problems
 
-    def read(self) -> _Variant | None:
+    def read(self) -> _ObservationValues | None:
         observation, path = self.observation, self.path
         status = self._status()
         self._check_code()
@@ -378,15 +382,22 @@ class _ObservationReader:
             failure_reason, variant = self._failure(), None
         else:
             failure_reason, variant = None, self._variant(components)
-        if self.problems.items:
+        if (
+            self.problems.items
+            or status is None
+            or patient_id is None
+            or sample_id is None
+            or collected_on is None
+            or analysed_on is None
+        ):
             return None
-        return _Variant(
+        return _ObservationValues(
             index=self.index,
-            sample_id=sample_id,  # type: ignore[arg-type]
-            patient_id=patient_id,  # type: ignore[arg-type]
-            collected_on=collected_on,  # type: ignore[arg-type]
-            analysed_on=analysed_on,  # type: ignore[arg-type]
-            status=status,  # type: ignore[arg-type]
+            sample_id=sample_id,
+            patient_id=patient_id,
+            collected_on=collected_on,
+            analysed_on=analysed_on,
+            status=status,
             assay=_concept_text(observation.method) or self.default_assay,
             failure_reason=failure_reason,
             variant=variant,
@@ -440,7 +451,7 @@ class _ObservationReader:
 
     def _failure(self) -> str | None:
         observation, path = self.observation, self.path
-        if observation.valueCodeableConcept is not None or observation.valueQuantity is not None:
+        if any(getattr(observation, name) is not None for name in _VALUE_ELEMENTS):
             self.problems.add(
                 f"{path}.value[x]",
                 FAILED_WITH_VARIANTS,
@@ -734,14 +745,14 @@ _AGREEING_ELEMENTS = (
 )
 
 
-def _by_specimen(observations: Iterable[_Variant]) -> dict[str, list[_Variant]]:
-    groups: dict[str, list[_Variant]] = {}
+def _by_specimen(observations: Iterable[_ObservationValues]) -> dict[str, list[_ObservationValues]]:
+    groups: dict[str, list[_ObservationValues]] = {}
     for observation in observations:
         groups.setdefault(observation.sample_id, []).append(observation)
     return groups
 
 
-def _group_problems(group: list[_Variant]) -> list[FhirProblem]:
+def _group_problems(group: list[_ObservationValues]) -> list[FhirProblem]:
     first = group[0]
     problems = _Problems()
     seen: set[str] = set()
@@ -766,7 +777,7 @@ def _group_problems(group: list[_Variant]) -> list[FhirProblem]:
     return problems.items
 
 
-def _payload(group: list[_Variant]) -> ParsedResult:
+def _payload(group: list[_ObservationValues]) -> ParsedResult:
     first = group[0]
     reasons = list(dict.fromkeys(o.failure_reason for o in group if o.failure_reason))
     payload = {

@@ -41,6 +41,14 @@ kept and flagged ``in_panel=False`` but never make the patient detected or risin
 A failed sample has no variants, asks for a redraw and never changes the status: it carries the
 status the caller passes in, or, if none is passed, the status of the most recent reported sample
 recomputed from the history (``not_detected`` when there is none).
+
+:func:`validate_result_payload` checks a result in the lab JSON contract (issue 4) and lists every
+problem, each with the field path, a stable code (:class:`ProblemCode`) and a message. Dates may
+not lie after ``today``; analysis may not precede the draw, nor the draw the enrolment (same day
+is valid). VAF is a fraction in [0, 1], copies/mL a finite number >= 0, and a variant carries at
+least one of the two. The gene is ESR1; protein changes must be valid HGVS substitutions and
+appear once per result. A failed sample needs a failure reason and has no variants; a reported
+one has no failure reason and always carries its variants list. Off-panel variants are valid.
 """
 
 from __future__ import annotations
@@ -423,7 +431,7 @@ def validate_result_payload(
         )
     problems += _date_problems(payload, today=today, enrolled_on=enrolled_on)
     problems += _failure_problems(payload, status)
-    problems += _variants_problems(payload.get("variants"))
+    problems += _variants_problems(payload.get("variants"), status)
     return problems
 
 
@@ -506,11 +514,18 @@ def _failure_problems(payload: Mapping[str, Any], status: object) -> list[Proble
     return problems
 
 
-def _variants_problems(variants: object) -> list[Problem]:
-    if variants is None:
+def _variants_problems(variants: object, status: object) -> list[Problem]:
+    if variants is None and status != SampleStatus.REPORTED:
         return []
     if not isinstance(variants, list | tuple):
-        return [Problem("variants", ProblemCode.INVALID_VARIANTS, "Variants must be a list.")]
+        # A reported result without its list must not read as "nothing detected".
+        return [
+            Problem(
+                "variants",
+                ProblemCode.INVALID_VARIANTS,
+                "Variants must be a list; an empty list means no mutation detected.",
+            )
+        ]
     problems: list[Problem] = []
     seen: set[str] = set()
     for index, variant in enumerate(variants):

@@ -407,6 +407,13 @@ def test_method_gives_the_assay():
     assert only_payload(bundle(obs))["assay"] == "ddPCR (Bio-Rad QX200)"
 
 
+def test_failure_reason_falls_back_to_the_coding_code():
+    obs = failed()
+    obs.dataAbsentReason = CodeableConcept(coding=[Coding(code="not-performed")])
+
+    assert only_payload(bundle(obs))["failure_reason"] == "not-performed"
+
+
 def test_failure_reason_falls_back_to_the_coding_display():
     obs = failed()
     obs.dataAbsentReason = concept(
@@ -459,6 +466,20 @@ def test_resource_other_than_observation_is_rejected_and_others_still_parse():
 
     assert problem_codes(problems) == [("Bundle.entry[0].resource", "unsupported_resource")]
     assert [r.entry_indexes for r in results] == [(1,)]
+
+
+def test_entry_must_be_an_object():
+    data = bundle(observation())
+    data["entry"][0] = "Observation"
+
+    assert problem_codes(parse(data)[1]) == [("Bundle.entry[0]", "invalid_structure")]
+
+
+def test_entry_structure_is_validated():
+    data = bundle(observation())
+    data["entry"][0]["fullUrl"] = 5
+
+    assert problem_codes(parse(data)[1]) == [("Bundle.entry[0].fullUrl", "invalid_structure")]
 
 
 def test_entry_without_resource():
@@ -575,6 +596,26 @@ def test_gene_in_another_code_system():
 
     assert problem_codes(parse(bundle(observation(components=components)))[1]) == [
         ("Bundle.entry[0].resource.component[0].valueCodeableConcept.coding", "wrong_system")
+    ]
+
+
+def test_gene_component_needs_a_coded_value():
+    text_gene = ObservationComponent(code=concept(LOINC, "48018-6"), valueString="ESR1")
+    components = [text_gene, amino_acid_change(), allelic_frequency()]
+
+    assert problem_codes(parse(bundle(observation(components=components)))[1]) == [
+        ("Bundle.entry[0].resource.component[0].valueCodeableConcept", "missing_element")
+    ]
+
+
+def test_copies_component_needs_a_quantity():
+    text_copies = ObservationComponent(
+        code=concept(CTDNA_SYSTEM, COPIES_PER_ML_CODE), valueString="14 copies/mL"
+    )
+    components = [gene(), amino_acid_change(), allelic_frequency(), text_copies]
+
+    assert problem_codes(parse(bundle(observation(components=components)))[1]) == [
+        ("Bundle.entry[0].resource.component[3].valueQuantity", "missing_element")
     ]
 
 
@@ -742,9 +783,13 @@ def test_cancelled_observation_needs_a_data_absent_reason():
     ]
 
 
-def test_cancelled_observation_carries_no_value():
+@pytest.mark.parametrize(
+    ("element", "value"),
+    [("valueCodeableConcept", concept(LOINC, "LA9633-4")), ("valueString", "Present")],
+)
+def test_cancelled_observation_carries_no_value(element, value):
     obs = failed()
-    obs.valueCodeableConcept = concept(LOINC, "LA9633-4")
+    setattr(obs, element, value)
 
     assert problem_codes(parse(bundle(obs))[1]) == [
         ("Bundle.entry[0].resource.value[x]", "failed_with_variants")

@@ -684,9 +684,16 @@ def test_invalid_status(status):
     assert codes(check(payload(status=status))) == [("status", "invalid_status")]
 
 
-@pytest.mark.parametrize("variants", ["p.D538G", {"gene": "ESR1"}, 3])
+@pytest.mark.parametrize("variants", ["p.D538G", {"gene": "ESR1"}, 3, None])
 def test_variants_must_be_a_list(variants):
     assert codes(check(payload(variants=variants))) == [("variants", "invalid_variants")]
+
+
+def test_failed_result_may_omit_variants():
+    data = payload(status="failed", failure_reason="insufficient cfDNA")
+    del data["variants"]
+
+    assert check(data) == []
 
 
 def test_variant_must_be_an_object():
