@@ -6,3 +6,10 @@ class RandomizationConfig(AppConfig):
     name = "randomization"
     verbose_name = _("Randomization")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from trial.selectors.audit import register_patient_history
+
+        from .models import Allocation
+
+        register_patient_history(Allocation, "patient")

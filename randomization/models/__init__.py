@@ -1,0 +1,23 @@
+from .allocations import Allocation
+from .designs import (
+    TWO_POW_53,
+    Design,
+    DesignSource,
+    DesignStatus,
+    ListEntry,
+    Method,
+    MinimizationDraw,
+    StratumCursor,
+)
+
+__all__ = [
+    "TWO_POW_53",
+    "Allocation",
+    "Design",
+    "DesignSource",
+    "DesignStatus",
+    "ListEntry",
+    "Method",
+    "MinimizationDraw",
+    "StratumCursor",
+]
