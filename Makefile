@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/python manage.py migrate --noinput -v0
-	$(BIN)/python manage.py compilemessages -v0 --ignore=.venv
+	@if command -v msgfmt >/dev/null; then $(BIN)/python manage.py compilemessages -v0 --ignore=.venv; fi
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py load_protocol pada1.yaml palatine.yaml
 	$(BIN)/python manage.py seed_demo
@@ -32,7 +32,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: install services lint
-	$(BIN)/python manage.py compilemessages -v0 --ignore=.venv
+	@if command -v msgfmt >/dev/null; then $(BIN)/python manage.py compilemessages -v0 --ignore=.venv; fi
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q
 
 clean:
