@@ -1,4 +1,22 @@
 from .base import HardDeleteForbidden, TrialRecord
+from .cycles import (
+    DOSE_LEVEL_VALUES,
+    Cycle,
+    CycleStatus,
+    DecisionStatus,
+    DoseDecision,
+    SignatureMeaning,
+)
+from .palatine import (
+    ContactMethod,
+    LocoregionalTreatment,
+    LrtModality,
+    Margins,
+    PathologicalResponse,
+    SurgeryType,
+    SurvivalContact,
+    VitalStatus,
+)
 from .patients import (
     AuditEvent,
     Consent,
@@ -11,11 +29,50 @@ from .patients import (
     Step,
 )
 from .protocols import Protocol, ProtocolVersion
+from .qol import QLQ_C30_SCALE_FIELDS, QolQuestionnaire
+from .safety import AdverseEvent, Attribution, BloodCount
+from .schedule import (
+    FINAL_ITEM_STATUSES,
+    OPEN_ITEM_STATUSES,
+    ItemKind,
+    ItemStatus,
+    ScheduleItem,
+)
 from .sites import CENTRAL_ROLES, SITE_ROLES, ApiToken, Role, Site, StaffProfile
 from .step2 import OPEN_TRIGGER_STATUSES, Step2Trigger, TriggerStatus
 from .treatment import AromataseInhibitor, TreatmentLine
+from .tumour import Modality, NonTarget, OverallResponse, TargetLesion, TumourAssessment
 
 __all__ = [
+    "DOSE_LEVEL_VALUES",
+    "Cycle",
+    "CycleStatus",
+    "DecisionStatus",
+    "DoseDecision",
+    "SignatureMeaning",
+    "ContactMethod",
+    "LocoregionalTreatment",
+    "LrtModality",
+    "Margins",
+    "PathologicalResponse",
+    "SurgeryType",
+    "SurvivalContact",
+    "VitalStatus",
+    "QLQ_C30_SCALE_FIELDS",
+    "QolQuestionnaire",
+    "AdverseEvent",
+    "Attribution",
+    "BloodCount",
+    "FINAL_ITEM_STATUSES",
+    "OPEN_ITEM_STATUSES",
+    "ItemKind",
+    "ItemStatus",
+    "ScheduleItem",
+    "Modality",
+    "NonTarget",
+    "OverallResponse",
+    "TargetLesion",
+    "TumourAssessment",
     "CENTRAL_ROLES",
     "SITE_ROLES",
     "ApiToken",

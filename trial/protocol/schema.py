@@ -221,7 +221,15 @@ PROTOCOL_SCHEMA: dict[str, Any] = {
                         "window_days": _WINDOW,
                     },
                 },
-                "reminders": {"type": "object"},
+                "reminders": {
+                    "type": "object",
+                    "properties": {
+                        "lead_days": {"type": "integer", "minimum": 0, "maximum": 30},
+                        "missed_grace_days": {"type": "integer", "minimum": 0, "maximum": 90},
+                        "sae_reporting_hours": {"type": "integer", "minimum": 1, "maximum": 168},
+                    },
+                    "additionalProperties": False,
+                },
             },
         },
         "eligibility": {
@@ -303,8 +311,50 @@ PROTOCOL_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "locoregional_treatment": {"type": "object"},
-        "follow_up": {"type": "object"},
+        "locoregional_treatment": {
+            "type": "object",
+            "required": ["planned_after_weeks", "window_days", "modalities"],
+            "properties": {
+                "planned_after_weeks": {"type": "integer", "minimum": 1, "maximum": 104},
+                "window_days": _WINDOW,
+                "modalities": {
+                    "type": "array",
+                    "items": {"enum": ["surgery", "radiotherapy", "surgery_and_radiotherapy"]},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                },
+            },
+            "additionalProperties": False,
+        },
+        "follow_up": {
+            "type": "object",
+            "required": ["overall_survival_months", "contact_every_weeks"],
+            "properties": {
+                "overall_survival_months": {"type": "integer", "minimum": 1, "maximum": 240},
+                "contact_every_weeks": {"type": "integer", "minimum": 1, "maximum": 52},
+            },
+            "additionalProperties": False,
+        },
+        "lab_reference": {
+            "type": "object",
+            "required": ["lln"],
+            "properties": {
+                "lln": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": {
+                        "type": "object",
+                        "required": ["value", "unit"],
+                        "properties": {
+                            "value": {"type": "number", "exclusiveMinimum": 0},
+                            "unit": {"type": "string"},
+                        },
+                        "additionalProperties": False,
+                    },
+                }
+            },
+            "additionalProperties": False,
+        },
         "endpoints": {"type": "object"},
     },
     "additionalProperties": False,
@@ -372,9 +422,23 @@ def _randomization_problems(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]
             yield "randomization.minimization.weights", f"unknown factor {factor!r}"
 
 
+# Blood count terms whose lower limit of normal the protocol may give (CTCAE grade 1).
+LLN_QUANTITIES = ("anc", "wbc", "platelets", "haemoglobin", "lymphocytes")
+
+
+def _lab_reference_problems(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for code, entry in doc.get("lab_reference", {}).get("lln", {}).items():
+        path = f"lab_reference.lln.{code}"
+        if code not in LLN_QUANTITIES:
+            yield path, f"unknown blood count quantity {code!r}"
+        elif entry.get("unit") != QUANTITIES[code].canonical_unit:
+            yield path + ".unit", f"unit must be the canonical {QUANTITIES[code].canonical_unit!r}"
+
+
 def semantic_problems(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [
         *_regimen_problems(doc),
         *_criterion_problems(doc),
         *_randomization_problems(doc),
+        *_lab_reference_problems(doc),
     ]
