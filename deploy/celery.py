@@ -7,11 +7,15 @@ import os
 from celery import Celery
 from celery.schedules import crontab
 
+from deploy.logging import connect_celery_signals
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deploy.settings")
 
 app = Celery("trial")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Carry the request id into the tasks a request starts; log through Django's LOGGING.
+connect_celery_signals()
 
 # Exactly one beat process runs this schedule. Every task is idempotent: a second run, a
 # concurrent run or a run after a worker crash does nothing twice.

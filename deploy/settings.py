@@ -71,6 +71,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Probes first: the kubelet and Docker call them by IP over plain HTTP (deploy/health.py).
+    "deploy.health.HealthProbeMiddleware",
+    # X-Request-ID in and out, one JSON access line per request (deploy/logging.py).
+    "deploy.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -267,12 +271,26 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# --- Logging --------------------------------------------------------------------------------
+# One JSON object per line in production (time, level, logger, message, request_id, ...), a
+# readable line locally; web, workers and beat share it (deploy/logging.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "text")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "deploy.logging.JsonFormatter"},
+        "text": {"()": "deploy.logging.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Health ---------------------------------------------------------------------------------
+# Bound on each readiness check that waits on the network (Redis, Celery ping).
+HEALTH_CHECK_TIMEOUT_S = env.float("HEALTH_CHECK_TIMEOUT_S", default=1.0)
 
 # --- Product --------------------------------------------------------------------------------
 TRIAL_PUBLIC_URL = env.str("TRIAL_PUBLIC_URL", default="http://127.0.0.1:8000")
