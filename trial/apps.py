@@ -6,3 +6,6 @@ class TrialConfig(AppConfig):
     name = "trial"
     verbose_name = _("Trial")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from trial.api import schema  # noqa: F401  (registers the OpenAPI auth extension)
