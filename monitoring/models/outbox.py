@@ -1,0 +1,77 @@
+"""The Step 2 trigger outbox: written with a rising result, processed after commit by Celery.
+
+A row is committed in the same transaction as the result, so a trigger cannot be lost when the
+broker is down: the after-commit enqueue may fail, the beat's drain task picks the row up.
+``processed_at`` is claimed with a conditional UPDATE in the transaction that opens the
+trigger, so a row is processed exactly once however many tasks race for it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from trial.models import HardDeleteForbidden, Patient, Step2Trigger
+from trial.models.base import NoDeleteManager
+
+from .results import CtdnaResult
+
+#: A row that failed this many times is left for a person to look at (admin), not retried.
+MAX_ATTEMPTS = 10
+
+
+class OutboxOutcome(models.TextChoices):
+    OPENED = "opened", _("Step 2 trigger opened")
+    ALREADY_OPEN = "already_open", _("A Step 2 trigger was already open")
+    NOT_ON_STEP1 = "not_on_step1", _("Patient not on Step 1: nothing to trigger")
+
+
+class TriggerOutbox(models.Model):
+    """A rising result waiting to open the patient's Step 2 gate (bookkeeping, not history)."""
+
+    result = models.OneToOneField(CtdnaResult, on_delete=models.PROTECT, related_name="outbox")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=20, choices=OutboxOutcome.choices, blank=True
+    )
+    step2_trigger = models.ForeignKey(
+        Step2Trigger,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Step 2 trigger"),
+    )
+
+    objects = NoDeleteManager()
+
+    class Meta:
+        verbose_name = _("Step 2 trigger outbox row")
+        verbose_name_plural = _("Step 2 trigger outbox")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed_at__isnull=True, outcome="")
+                | Q(processed_at__isnull=False) & ~Q(outcome=""),
+                name="triggeroutbox_processed_has_outcome",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(processed_at__isnull=True),
+                name="triggeroutbox_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"outbox {self.pk} (result {self.result_id})"
+
+    def delete(self, *args, **kwargs):  # noqa: ARG002
+        raise HardDeleteForbidden("outbox rows are never deleted")
