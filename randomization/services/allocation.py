@@ -48,6 +48,7 @@ from randomization.models import (
 )
 from randomization.rules.blocks import UNSTRATIFIED_KEY, RandomizationRuleError, stratum_key
 from randomization.rules.minimization import MinimizationResult, minimize
+from randomization.selectors.allocations import REPLY_RELATED
 from trial.exceptions import InvalidState, WrongPassword
 from trial.models import Patient, PatientStatus, Step, Step2Trigger, TreatmentLine, TriggerStatus
 from trial.selectors.access import INVESTIGATOR_ONLY, require_site_writer
@@ -116,9 +117,6 @@ def _violated_constraint(exc: IntegrityError) -> str | None:
 
 def _by_key(key: str) -> Allocation | None:
     return Allocation.objects.select_related(*REPLY_RELATED).filter(idempotency_key=key).first()
-
-
-REPLY_RELATED = ("patient", "design__protocol", "design__protocol_version", "created_by")
 
 
 def _replay(allocation: Allocation, patient_id: int) -> RandomizationOutcome:
