@@ -135,7 +135,7 @@ class SampleCreateSerializer(serializers.Serializer):
 
 
 class AmendmentSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=2000, allow_blank=True)
     result = serializers.JSONField(help_text=_("The corrected result, in the result contract."))
 
 

@@ -7,9 +7,9 @@ A result goes through, in this order (each step refuses with a stable code, noth
    of ``monitoring.rules.ctdna.validate_result_payload``;
 3. references: the patient's trial number (422 ``unknown_patient``), a site the lab serves
    (403 ``site_not_served``), a protocol with ctDNA monitoring (422 ``ctdna_not_monitored``),
-   the sample id recorded by the site (422 ``unknown_sample``) for that patient (422
-   ``sample_patient_mismatch``), drawn on the day the lab says (422 ``collected_on_mismatch``),
-   not before enrolment (422 ``collected_before_enrolment``). Unknown references are 422, not
+   a draw not before enrolment (422 ``collected_before_enrolment``), the sample id recorded by
+   the site (422 ``unknown_sample``) for that patient (422 ``sample_patient_mismatch``), drawn
+   on the day the lab says (422 ``collected_on_mismatch``: the turnaround starts at the draw). Unknown references are 422, not
    404: the endpoint exists, the body names something the trial does not hold;
 4. idempotency: the lab and the sample identify a result. The same content again returns the
    stored result (``created=False``, HTTP 200); different content is 409 ``sample_conflict``
@@ -308,10 +308,18 @@ def _ingest(
 def _references(
     lab: Lab, patient: Patient, payload: Mapping[str, Any]
 ) -> tuple[Sample, CtdnaParameters]:
-    """Step 3 for a locked patient: served site, protocol, sample, draw date, enrolment."""
+    """Step 3 for a locked patient: served site, protocol, enrolment, sample, draw date."""
     if not lab_serves(lab=lab, site_id=patient.site_id):
         raise SiteNotServed(details={"field": "patient_id", "patient_id": payload["patient_id"]})
     params = ctdna_parameters(patient)
+    enrolment = [
+        p
+        for p in rules.validate_result_payload(
+            payload, today=dt.date.max, enrolled_on=patient.enrolled_on
+        )
+        if p.code == rules.ProblemCode.COLLECTED_BEFORE_ENROLMENT
+    ]
+    _raise_problems(enrolment)
     sample = Sample.objects.filter(sample_id=payload["sample_id"]).first()
     if sample is None:
         raise UnknownSample(details={"field": "sample_id", "sample_id": payload["sample_id"]})
@@ -322,14 +330,6 @@ def _references(
         raise CollectionDateMismatch(
             details={"field": "collected_on", "drawn_on": sample.drawn_on.isoformat()}
         )
-    enrolment = [
-        p
-        for p in rules.validate_result_payload(
-            payload, today=dt.date.max, enrolled_on=patient.enrolled_on
-        )
-        if p.code == rules.ProblemCode.COLLECTED_BEFORE_ENROLMENT
-    ]
-    _raise_problems(enrolment)
     return sample, params
 
 
