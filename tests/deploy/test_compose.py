@@ -12,13 +12,12 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-DEPLOY = BASE_DIR / "deploy"
+from tests.deploy.support import DEPLOY, settings_variables
+
 APP_SERVICES = {"migrate", "web", "worker", "worker-exports", "beat"}
 QUEUES = {"default", "reminders", "lab", "exports"}
 
@@ -113,16 +112,8 @@ def test_app_services_are_locked_down_and_share_the_example_environment(services
     assert "noeviction" in _command(services["redis"])
 
 
-def _variables_settings_read() -> set[str]:
-    source = (DEPLOY / "settings.py").read_text()
-    names = set(re.findall(r"\benv\.\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
-    names |= set(re.findall(r"Env\(\)\.\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
-    names |= set(re.findall(r"os\.environ(?:\.get)?[\(\[]\s*\"([A-Z][A-Z0-9_]*)\"", source))
-    return names
-
-
 def test_env_example_lists_every_variable_the_settings_read():
-    names = _variables_settings_read()
+    names = settings_variables()
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "TRIAL_VAR_DIR", "LOG_FORMAT"} <= names
     listed = set(
         re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", (DEPLOY / "env.example").read_text(), re.M)
