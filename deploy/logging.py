@@ -51,8 +51,16 @@ def request_id_accepted(value: str | None) -> str | None:
 
 
 def _record_context(record: logging.LogRecord) -> dict[str, Any]:
-    """The request id and task of the record: from ``extra=`` first, else from the context."""
-    request_id = getattr(record, "request_id", None) or request_id_var.get()
+    """The request id and task of the record: from ``extra=``, the context, or the request.
+
+    Django logs 4xx/5xx responses (``django.request``) after the middleware chain returned,
+    when the context is already reset; those records carry the request itself.
+    """
+    request_id = (
+        getattr(record, "request_id", None)
+        or request_id_var.get()
+        or getattr(getattr(record, "request", None), "request_id", None)
+    )
     context: dict[str, Any] = {"request_id": request_id}
     task = task_var.get()
     if task is not None:

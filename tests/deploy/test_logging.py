@@ -181,6 +181,14 @@ def test_the_whole_stack_returns_the_header(client):
     assert response[REQUEST_ID_HEADER] == "stack-12345"
 
 
+def test_djangos_own_error_lines_carry_the_request_id(client, caplog):
+    # django.request logs 4xx/5xx after the middleware chain returned and reset the context
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        client.get("/no-such-page/", HTTP_X_REQUEST_ID="stack-67890")
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert json.loads(JsonFormatter().format(record))["request_id"] == "stack-67890"
+
+
 # --- Celery ---------------------------------------------------------------------------------
 
 
