@@ -1,0 +1,1 @@
+"""Server-rendered charts for the monitoring dashboards (SVG strings, no plotting library)."""
