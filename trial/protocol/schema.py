@@ -332,6 +332,7 @@ PROTOCOL_SCHEMA: dict[str, Any] = {
             "properties": {
                 "overall_survival_months": {"type": "integer", "minimum": 1, "maximum": 240},
                 "contact_every_weeks": {"type": "integer", "minimum": 1, "maximum": 52},
+                "window_days": _WINDOW,
             },
             "additionalProperties": False,
         },

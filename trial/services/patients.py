@@ -36,6 +36,7 @@ from trial.rules.units import QUANTITIES, UnitError, convert
 from trial.selectors.access import CORRECTION_ROLES, require_site_writer
 
 from .audit import audit_event_record, tracked_save
+from .schedule import schedule_rebuild
 
 EDITABLE_PATIENT_FIELDS = ("year_of_birth", "sex", "menopausal_status", "stratification")
 
@@ -420,4 +421,5 @@ def patient_enrol(
             planned_c1d1=planned_c1d1,
         )
         tracked_save(line, by=by)
+        schedule_rebuild(line=line, by=by, reason="enrolment", today=today)
     return locked

@@ -24,6 +24,7 @@ from trial.models import (
     Step,
     Step2Trigger,
     TriggerStatus,
+    TumourAssessment,
 )
 
 from .audit import audit_event_record, tracked_save
@@ -59,7 +60,8 @@ def step2_trigger_open(
 ) -> Step2Trigger | None:
     """Open the Step 2 gate for a rising mutation. Idempotent per (patient, source_ref).
 
-    ``recent_imaging`` is the latest imaging (date, progression) the caller knows of; one done
+    ``recent_imaging`` is the latest imaging (date, progression) the caller knows of; when None,
+    the patient's latest recorded tumour assessment up to ``detected_on`` is used. One done
     within ``imaging_before_result_days`` before detection decides the trigger at once.
     Returns None when the patient is not on Step 1 (nothing to randomize). Runs inside the
     caller's transaction (the lab-result ingestion).
@@ -96,6 +98,8 @@ def step2_trigger_open(
         obj=trigger,
         details={"source_ref": source_ref, "detected_on": str(detected_on)},
     )
+    if recent_imaging is None:
+        recent_imaging = _latest_imaging(patient, detected_on)
     if recent_imaging is not None:
         imaged_on, progression = recent_imaging
         earliest = detected_on - dt.timedelta(days=windows["imaging_before_result_days"])
@@ -111,6 +115,15 @@ def step2_trigger_open(
         % {"p": patient, "d": detected_on, "due": trigger.imaging_due_by},
     )
     return trigger
+
+
+def _latest_imaging(patient: Patient, on_or_before: dt.date) -> tuple[dt.date, bool] | None:
+    latest = (
+        TumourAssessment.objects.filter(patient=patient, assessed_on__lte=on_or_before)
+        .order_by("-assessed_on", "-pk")
+        .first()
+    )
+    return None if latest is None else (latest.assessed_on, latest.progression)
 
 
 def _decide(

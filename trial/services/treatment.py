@@ -9,6 +9,7 @@ from trial.exceptions import InvalidInput, InvalidState
 from trial.models import Patient, TreatmentLine
 
 from .audit import tracked_save
+from .schedule import schedule_rebuild
 
 
 def treatment_line_switch(
@@ -27,25 +28,44 @@ def treatment_line_switch(
 
     Palbociclib continues at the current dose level (DOMAIN.md section 7 rule 22). Runs in the
     caller's transaction (randomization, crossover); the caller holds the patient's row lock.
-    Errors: invalid_input (unknown regimen), invalid_state (no open line, start before the
-    current line's start).
+    A line already ended by progression (Step 2 Arm A awaiting the crossover) is followed by
+    the new line from ``on``, not before its end. The new line's calendar is built at once
+    (fulvestrant injections for palbo_fulv) and the ended line's items after ``on`` are
+    cancelled.
+    Errors: invalid_input (unknown regimen), invalid_state (no line, start before the current
+    line's start or end).
     """
     document = patient.protocol_version.document
     if regimen not in document["regimens"]:
         raise InvalidInput("Unknown regimen.", {"regimen": regimen})
+    # Lock the patient's lines: the open one ends and the new one starts together.
     current = (
         TreatmentLine.objects.select_for_update().filter(patient=patient, ended_on=None).first()
     )
     if current is None:
-        raise InvalidState("The patient has no open treatment line.")
-    if current.started_on and on < current.started_on:
-        raise InvalidState(
-            "The new line cannot start before the current one.",
-            {"current_start": str(current.started_on)},
+        current = (
+            TreatmentLine.objects.select_for_update()
+            .filter(patient=patient)
+            .order_by("-created_at", "-pk")
+            .first()
         )
-    current.ended_on = on
-    current.end_reason = end_reason
-    tracked_save(current, by=by, reason=reason, update_fields=["ended_on", "end_reason"])
+        if current is None:
+            raise InvalidState("The patient has no treatment line.")
+        if on < current.ended_on:  # type: ignore[operator]
+            raise InvalidState(
+                "The new line cannot start before the previous one ended.",
+                {"previous_end": str(current.ended_on)},
+            )
+    else:
+        if current.started_on and on < current.started_on:
+            raise InvalidState(
+                "The new line cannot start before the current one.",
+                {"current_start": str(current.started_on)},
+            )
+        current.ended_on = on
+        current.end_reason = end_reason
+        tracked_save(current, by=by, reason=reason, update_fields=["ended_on", "end_reason"])
+        schedule_rebuild(line=current, by=by, reason=reason)
     line = TreatmentLine(
         patient=patient,
         step=step,
@@ -57,4 +77,5 @@ def treatment_line_switch(
     tracked_save(line, by=by)
     patient.step = patient_step
     tracked_save(patient, by=by, reason=reason, update_fields=["step"])
+    schedule_rebuild(line=line, by=by, reason=reason)
     return line

@@ -1,0 +1,563 @@
+"""Each patient's calendar, kept in the database, and the daily job that works through it.
+
+``schedule_rebuild`` recomputes a line's calendar with the pure rules
+(``trial.rules.schedule.build_calendar``, ``trial.rules.followup``) from the recorded facts
+(planned and actual cycle starts, delays, holds, the worst neutropenia grade of cycles 1-6,
+progression, the end of the line) and upserts it by key: a moved item is saved with the reason
+in its history; done and missed items never move; an item no longer planned is cancelled.
+
+``schedule_daily`` marks items due when their window opens, overdue when it closes, missed
+``missed_grace_days`` after it closes (never while their cycle is on hold), and reminds the
+site staff once per item and stage (due, overdue) by e-mail. Concurrent or repeated runs send
+nothing twice: each reminder is claimed by a conditional UPDATE whose row count says who won.
+Its queries are range scans on indexed dates, so its cost grows with the items whose window
+opens or closes, not with the number of patients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from trial.models import (
+    FINAL_ITEM_STATUSES,
+    OPEN_ITEM_STATUSES,
+    AuditEvent,
+    BloodCount,
+    Cycle,
+    CycleStatus,
+    ItemKind,
+    ItemStatus,
+    OverallResponse,
+    Patient,
+    ScheduleItem,
+    Site,
+    Step,
+    TreatmentLine,
+    TumourAssessment,
+)
+from trial.rules import followup
+from trial.rules.schedule import (
+    Anchor,
+    InjectionPlan,
+    ScheduleParams,
+    add_calendar_months,
+    build_calendar,
+    classify,
+)
+
+from .audit import audit_event_record, tracked_save
+from .notifications import site_staff_emails
+
+logger = logging.getLogger("trial.schedule")
+
+# Cycles planned ahead of the last started one: enough for the next imaging (every 8 weeks in
+# PADA-1) and QoL (every 2 cycles) to be visible, few enough to keep the calendar short.
+HORIZON_CYCLES = 3
+
+_MOVABLE_FIELDS = [
+    "cycle",
+    "cycle_day",
+    "anchor",
+    "planned_on",
+    "window_opens",
+    "window_closes",
+    "remind_from",
+    "missed_after",
+    "status",
+    "held",
+    "reminded_due_at",
+    "reminded_overdue_at",
+]
+
+
+def schedule_params(document: dict[str, Any]) -> ScheduleParams:
+    return ScheduleParams.from_protocol(document["schedule"], document["cycle_length_days"])
+
+
+@dataclass(frozen=True)
+class _Facts:
+    params: ScheduleParams
+    document: dict[str, Any]
+    cycles: list[Cycle]
+    started: dict[int, dt.date]
+    pending: Cycle | None
+    progression_on: dt.date | None
+    step1_start: dt.date | None
+
+
+def _facts(line: TreatmentLine) -> _Facts:
+    document = line.patient.protocol_version.document
+    cycles = list(Cycle.objects.filter(line=line).order_by("number"))
+    started = {c.number: c.started_on for c in cycles if c.status == CycleStatus.STARTED}
+    pending = next((c for c in cycles if c.status != CycleStatus.STARTED), None)
+    progression_on = (
+        TumourAssessment.objects.filter(line=line, overall_response=OverallResponse.PD)
+        .aggregate(first=Min("assessed_on"))
+        .get("first")
+    )
+    step1_start = (
+        TreatmentLine.objects.filter(patient_id=line.patient_id, started_on__isnull=False)
+        .order_by("started_on")
+        .values_list("started_on", flat=True)
+        .first()
+    )
+    return _Facts(
+        params=schedule_params(document),
+        document=document,
+        cycles=cycles,
+        started=started,  # type: ignore[arg-type]
+        pending=pending,
+        progression_on=progression_on,
+        step1_start=step1_start,
+    )
+
+
+def neutropenia_max_grade_c1_to_c6(line: TreatmentLine, params: ScheduleParams) -> int | None:
+    """The worst ANC grade over the line's cycles 1..``after_cycle`` once they have all
+    started (label: CBC every 3 months if it is at most 2), else None."""
+    reduced = params.blood_count.reduced_frequency
+    if reduced is None:
+        return None
+    started = Cycle.objects.filter(line=line, status=CycleStatus.STARTED).count()
+    if started < reduced.after_cycle:
+        return None
+    grades = BloodCount.objects.filter(
+        line=line, cycle_number__lte=reduced.after_cycle, anc_grade__isnull=False
+    ).values_list("anc_grade", flat=True)
+    return max(grades, default=0)
+
+
+def _planned_items(line: TreatmentLine, facts: _Facts) -> list[Any]:
+    params = facts.params
+    planned_c1d1 = line.planned_c1d1
+    if facts.pending is not None and facts.pending.number == 1:
+        planned_c1d1 = facts.pending.planned_d1
+    injections = InjectionPlan.from_regimen(
+        facts.document["regimens"][line.regimen],
+        first_cycle=1,
+        window=params.cycle_visit.window,
+        cycle_length_days=params.cycle_length_days,
+    )
+    items: list[Any] = list(
+        build_calendar(
+            params=params,
+            planned_c1d1=planned_c1d1,
+            cycle_starts=facts.started,
+            neutropenia_max_grade_c1_to_c6=neutropenia_max_grade_c1_to_c6(line, params),
+            progression_date=facts.progression_on,
+            step1_start=facts.step1_start,
+            horizon_cycles=HORIZON_CYCLES,
+            ended_on=line.ended_on,
+            fulvestrant=injections,
+        )
+    )
+    pending = facts.pending
+    if pending is not None and pending.number > 1 and pending.number - 1 in facts.started:
+        default_d1 = facts.started[pending.number - 1] + dt.timedelta(days=params.cycle_length_days)
+        delay_days = (pending.planned_d1 - default_d1).days
+        if delay_days:
+            items = list(
+                followup.shift_cycle_items(items, from_cycle=pending.number, days=delay_days)
+            )
+            items = _within_qol_limit(items, params, facts.step1_start or planned_c1d1)
+    items.extend(_follow_up_items(line, facts, planned_c1d1))
+    return items
+
+
+def _within_qol_limit(items: list[Any], params: ScheduleParams, start: dt.date) -> list[Any]:
+    if params.qol is None or params.qol.until_months_from_step1 is None:
+        return items
+    limit = add_calendar_months(start, params.qol.until_months_from_step1)
+    return [i for i in items if not (i.kind == ItemKind.QOL and i.planned_on >= limit)]
+
+
+def _follow_up_items(line: TreatmentLine, facts: _Facts, planned_c1d1: dt.date) -> list[Any]:
+    items: list[Any] = []
+    block = facts.document.get("locoregional_treatment")
+    if block is not None:
+        items.extend(
+            followup.plan_locoregional(
+                params=followup.LocoregionalParams.from_protocol(block),
+                c1d1=facts.started.get(1, planned_c1d1),
+                progression_date=facts.progression_on,
+                ended_on=line.ended_on,
+            )
+        )
+    block = facts.document.get("follow_up")
+    in_follow_up = line.patient.step == Step.FOLLOW_UP
+    if block is not None and line.ended_on is not None and in_follow_up:
+        items.extend(
+            followup.plan_survival_contacts(
+                params=followup.SurvivalParams.from_protocol(block),
+                step1_start=facts.step1_start or facts.started.get(1, planned_c1d1),
+                follow_up_from=line.ended_on,
+            )
+        )
+    return items
+
+
+def _live_status(item: Any, today: dt.date) -> ItemStatus:
+    return ItemStatus(classify(item, today=today, done_on=None).value)
+
+
+def _remind_from(item: Any, params: ScheduleParams) -> dt.date:
+    return item.window_opens - dt.timedelta(days=params.reminders.lead_days)
+
+
+def _missed_after(item: Any, params: ScheduleParams) -> dt.date:
+    return item.window_closes + dt.timedelta(days=params.reminders.missed_grace_days)
+
+
+def _is_held(item: Any, pending: Cycle | None) -> bool:
+    return (
+        pending is not None
+        and pending.status == CycleStatus.ON_HOLD
+        and item.anchor == Anchor.CYCLE
+        and item.cycle is not None
+        and item.cycle >= pending.number
+    )
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    created: int
+    moved: int
+    cancelled: int
+
+
+def _apply(row: ScheduleItem, item: Any, facts: _Facts, today: dt.date) -> bool:
+    """Bring an open or cancelled row in line with the planned ``item``; True if it changed."""
+    held = _is_held(item, facts.pending)
+    dates_changed = (row.planned_on, row.window_opens, row.window_closes) != (
+        item.planned_on,
+        item.window_opens,
+        item.window_closes,
+    )
+    changed = dates_changed or row.held != held or row.status == ItemStatus.CANCELLED
+    if not changed:
+        return False
+    row.cycle, row.cycle_day, row.anchor = item.cycle, item.cycle_day, str(item.anchor)
+    row.planned_on, row.window_opens, row.window_closes = (
+        item.planned_on,
+        item.window_opens,
+        item.window_closes,
+    )
+    row.remind_from = _remind_from(item, facts.params)
+    row.missed_after = _missed_after(item, facts.params)
+    row.held = held
+    if dates_changed or row.status == ItemStatus.CANCELLED:
+        # A new date is a new appointment: its status and reminders start afresh.
+        row.status = _live_status(item, today)
+        row.reminded_due_at = row.reminded_overdue_at = None
+    return True
+
+
+def schedule_rebuild(
+    *, line: TreatmentLine, by: Any = None, reason: str, today: dt.date | None = None
+) -> RebuildResult:
+    """Recompute ``line``'s calendar and upsert it by key (see the module docstring).
+
+    Runs inside the caller's transaction (every service that changes a fact the calendar
+    depends on calls it). ``reason`` is stored in the history of every changed item.
+    """
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        facts = _facts(line)
+        planned = _planned_items(line, facts)
+        # Lock the line's items: a rebuild, a completion and the daily job must not interleave.
+        existing = {
+            row.key: row for row in ScheduleItem.objects.select_for_update().filter(line=line)
+        }
+        creator = by if getattr(by, "is_authenticated", False) else None
+        new_rows, changed_rows = [], []
+        for item in planned:
+            row = existing.pop(item.key, None)
+            if row is None:
+                new_rows.append(_new_row(line, item, facts, today, creator))
+            elif row.status not in FINAL_ITEM_STATUSES and _apply(row, item, facts, today):
+                changed_rows.append(row)
+        cancelled = [row for row in existing.values() if row.status in OPEN_ITEM_STATUSES]
+        for row in cancelled:
+            row.status = ItemStatus.CANCELLED
+        if new_rows:
+            bulk_create_with_history(
+                new_rows, ScheduleItem, default_user=creator, default_change_reason=reason
+            )
+        if changed_rows or cancelled:
+            bulk_update_with_history(
+                [*changed_rows, *cancelled],
+                ScheduleItem,
+                _MOVABLE_FIELDS,
+                default_user=creator,
+                default_change_reason=reason,
+            )
+    return RebuildResult(len(new_rows), len(changed_rows), len(cancelled))
+
+
+def _new_row(
+    line: TreatmentLine, item: Any, facts: _Facts, today: dt.date, creator: Any
+) -> ScheduleItem:
+    return ScheduleItem(
+        patient_id=line.patient_id,
+        line=line,
+        key=item.key,
+        kind=str(item.kind),
+        cycle=item.cycle,
+        cycle_day=item.cycle_day,
+        anchor=str(item.anchor),
+        planned_on=item.planned_on,
+        window_opens=item.window_opens,
+        window_closes=item.window_closes,
+        remind_from=_remind_from(item, facts.params),
+        missed_after=_missed_after(item, facts.params),
+        status=_live_status(item, today),
+        held=_is_held(item, facts.pending),
+        created_by=creator,
+    )
+
+
+# --- completion -------------------------------------------------------------------------------
+
+
+def _mark(item: ScheduleItem, *, on: dt.date, ref: str, by: Any) -> ScheduleItem:
+    item.status = ItemStatus.DONE
+    item.done_on = on
+    item.done_ref = ref[:64]
+    tracked_save(
+        item, by=by, reason=f"done: {ref}", update_fields=["status", "done_on", "done_ref"]
+    )
+    return item
+
+
+def schedule_item_mark_done_by_key(
+    *, line: TreatmentLine, key: str, on: dt.date, ref: str, by: Any
+) -> ScheduleItem | None:
+    """Mark the line's item ``key`` done (also a missed one: the late completion is recorded,
+    its history keeps the miss). None when the line has no such open or missed item."""
+    with transaction.atomic():
+        # Lock the item: the daily job and a completion must not interleave on it.
+        item = (
+            ScheduleItem.objects.select_for_update()
+            .filter(line=line, key=key, status__in=[*OPEN_ITEM_STATUSES, ItemStatus.MISSED])
+            .first()
+        )
+        return None if item is None else _mark(item, on=on, ref=ref, by=by)
+
+
+def _distance_days(item: ScheduleItem, on: dt.date) -> int:
+    if on < item.window_opens:
+        return (item.window_opens - on).days
+    if on > item.window_closes:
+        return (on - item.window_closes).days
+    return 0
+
+
+def schedule_item_mark_done(
+    *, patient: Patient, kind: str, on: dt.date, ref: str, by: Any
+) -> ScheduleItem | None:
+    """Mark done the patient's open item of ``kind`` whose window contains ``on``, else the
+    open item nearest to ``on`` (by distance to its window, the earlier on a tie) within one
+    cycle length. Returns None when there is none (an unscheduled draw or assessment).
+
+    Called by every service that records a completion (ctDNA draw, imaging, questionnaire,
+    injection, follow-up contact); runs inside the caller's transaction.
+    """
+    reach = dt.timedelta(days=patient.protocol_version.document["cycle_length_days"])
+    with transaction.atomic():
+        # Lock the candidates: the daily job and a completion must not interleave on an item.
+        candidates = list(
+            ScheduleItem.objects.select_for_update().filter(
+                patient=patient,
+                kind=kind,
+                status__in=OPEN_ITEM_STATUSES,
+                window_opens__lte=on + reach,
+                window_closes__gte=on - reach,
+            )
+        )
+        if not candidates:
+            return None
+        item = min(candidates, key=lambda i: (_distance_days(i, on), i.planned_on, i.pk))
+        return _mark(item, on=on, ref=ref, by=by)
+
+
+# --- the daily job ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DailyResult:
+    became_overdue: int
+    became_due: int
+    became_missed: int
+    due_reminders: int
+    overdue_reminders: int
+
+
+def _mark_missed(today: dt.date) -> int:
+    candidates = list(
+        ScheduleItem.objects.filter(
+            status=ItemStatus.OVERDUE, held=False, missed_after__lt=today
+        ).values_list("pk", "patient_id", "key", "window_closes")
+    )
+    events = []
+    for pk, patient_id, key, closes in candidates:
+        # Claim: only the run whose conditional update changes the row records the miss.
+        claimed = ScheduleItem.objects.filter(pk=pk, status=ItemStatus.OVERDUE, held=False).update(
+            status=ItemStatus.MISSED
+        )
+        if claimed:
+            events.append(
+                AuditEvent(
+                    action="schedule_item_missed",
+                    patient_id=patient_id,
+                    object_type=ScheduleItem._meta.label,
+                    object_id=str(pk),
+                    details={"key": key, "window_closed": str(closes)},
+                )
+            )
+    if events:
+        AuditEvent.objects.bulk_create(events)
+    return len(events)
+
+
+_STAGES = {
+    "due": {
+        "stamp": "reminded_due_at",
+        "statuses": (ItemStatus.UPCOMING, ItemStatus.DUE),
+    },
+    "overdue": {
+        "stamp": "reminded_overdue_at",
+        "statuses": (ItemStatus.OVERDUE, ItemStatus.MISSED),
+    },
+}
+
+
+def _reminder_candidates(stage: str, today: dt.date) -> list[ScheduleItem]:
+    spec = _STAGES[stage]
+    qs = ScheduleItem.objects.filter(
+        status__in=spec["statuses"], **{f"{spec['stamp']}__isnull": True}
+    )
+    if stage == "due":
+        qs = qs.filter(remind_from__lte=today, window_closes__gte=today)
+    else:
+        qs = qs.filter(window_closes__lt=today, held=False)
+    return list(qs.select_related("patient__site").order_by("patient__site_id", "planned_on", "pk"))
+
+
+def _claim(stage: str, items: Sequence[ScheduleItem], now: dt.datetime) -> list[ScheduleItem]:
+    spec = _STAGES[stage]
+    claimed = []
+    with transaction.atomic(durable=True):
+        for item in items:
+            # Claim each reminder with a conditional update: a concurrent run waits on the row
+            # and then finds the stamp set, so exactly one run sends it. Bookkeeping column,
+            # outside the clinical history on purpose (the send is audited below).
+            won = ScheduleItem.objects.filter(
+                pk=item.pk, status__in=spec["statuses"], **{f"{spec['stamp']}__isnull": True}
+            ).update(**{spec["stamp"]: now})
+            if won:
+                claimed.append(item)
+    return claimed
+
+
+def _release(stage: str, items: Iterable[ScheduleItem], now: dt.datetime) -> None:
+    stamp = _STAGES[stage]["stamp"]
+    ScheduleItem.objects.filter(pk__in=[i.pk for i in items], **{stamp: now}).update(
+        **{stamp: None}
+    )
+
+
+def _reminder_text(stage: str, site: Site, items: Sequence[ScheduleItem]) -> tuple[str, str]:
+    if stage == "due":
+        subject = _("%(n)d assessment(s) due at %(site)s") % {"n": len(items), "site": site.code}
+        intro = _("These assessments are now inside their window:")
+    else:
+        subject = _("%(n)d assessment(s) overdue at %(site)s") % {
+            "n": len(items),
+            "site": site.code,
+        }
+        intro = _("These assessments were not recorded before their window closed:")
+    lines = [
+        _("- %(patient)s: %(what)s %(key)s planned %(planned)s (window %(opens)s to %(closes)s)")
+        % {
+            "patient": item.patient,
+            "what": item.get_kind_display(),
+            "key": item.key.split(":", 1)[-1],
+            "planned": item.planned_on,
+            "opens": item.window_opens,
+            "closes": item.window_closes,
+        }
+        for item in items
+    ]
+    return str(subject), "\n".join([str(intro), *lines])
+
+
+def _remind(stage: str, today: dt.date) -> int:
+    by_site: dict[int, list[ScheduleItem]] = defaultdict(list)
+    for item in _reminder_candidates(stage, today):
+        by_site[item.patient.site_id].append(item)
+    sent = 0
+    for items in by_site.values():
+        now = timezone.now()
+        claimed = _claim(stage, items, now)
+        if not claimed:
+            continue
+        site = claimed[0].patient.site
+        recipients = site_staff_emails(site)
+        subject, body = _reminder_text(stage, site, claimed)
+        try:
+            if recipients:
+                send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+        except Exception:
+            # Give the claims back so that the next run (or the task's retry) sends them.
+            _release(stage, claimed, now)
+            logger.exception("reminder e-mail to %s failed", site.code)
+            raise
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                action=f"schedule_reminder_{stage}",
+                patient_id=item.patient_id,
+                object_type=ScheduleItem._meta.label,
+                object_id=str(item.pk),
+                details={"key": item.key, "recipients": len(recipients)},
+            )
+            for item in claimed
+        )
+        sent += len(claimed)
+    return sent
+
+
+def schedule_daily(*, today: dt.date) -> DailyResult:
+    """The daily schedule job (see the module docstring). Idempotent; safe to run twice at once.
+
+    The status moves are conditional UPDATEs on indexed dates (``status`` is derived from the
+    dates and the completion, so it is bookkeeping kept outside the history; a missed item is
+    recorded as an audit event). Each reminder is claimed before it is sent and given back if
+    the e-mail fails.
+    """
+    became_overdue = ScheduleItem.objects.filter(
+        status__in=[ItemStatus.UPCOMING, ItemStatus.DUE], window_closes__lt=today
+    ).update(status=ItemStatus.OVERDUE)
+    became_due = ScheduleItem.objects.filter(
+        status=ItemStatus.UPCOMING, window_opens__lte=today
+    ).update(status=ItemStatus.DUE)
+    became_missed = _mark_missed(today)
+    due_reminders = _remind("due", today)
+    overdue_reminders = _remind("overdue", today)
+    result = DailyResult(
+        became_overdue, became_due, became_missed, due_reminders, overdue_reminders
+    )
+    audit_event_record(action="schedule_daily_run", details={"today": str(today), **vars(result)})
+    return result
