@@ -113,3 +113,12 @@ def assert_error(response, status: int, code: str) -> dict:
     assert set(body) == {"code", "message", "details"}, body
     assert body["code"] == code, body
     return body
+
+
+@pytest.fixture
+def no_broker():
+    """Record after-commit enqueues instead of sending them to the shared Redis."""
+    from unittest import mock
+
+    with mock.patch("monitoring.services.outbox.current_app.send_task") as send:
+        yield send
