@@ -228,10 +228,13 @@ class AtRiskTable:
 
 @dataclass(frozen=True)
 class GroupEventCounts:
+    """Subjects and observed events of a group; ``expected`` events under equal hazards
+    (summed over strata), None when the test could not be computed."""
+
     group: str
     n: int
     observed: int
-    expected: float
+    expected: float | None
 
 
 @dataclass(frozen=True)
@@ -479,7 +482,7 @@ def numbers_at_risk(
 
 
 def _logrank_stratum(records: Sequence[SurvivalRecord], order: Sequence[str]):
-    """O - E vector and variance matrix (k x k) of one stratum, plus expected counts."""
+    """O - E vector, variance matrix (k x k) and expected events of one stratum."""
     import numpy as np
 
     k = len(order)
@@ -508,7 +511,7 @@ def _logrank_stratum(records: Sequence[SurvivalRecord], order: Sequence[str]):
     variance = np.einsum("j,jg,gh->gh", factor * n, at_risk, np.eye(k)) - np.einsum(
         "j,jg,jh->gh", factor, at_risk, at_risk
     )
-    return observed - expected, variance, observed, expected
+    return observed - expected, variance, expected
 
 
 def logrank_test(
@@ -529,22 +532,23 @@ def logrank_test(
     present = [g for g in order if any(r.group == g for r in records)]
     strata_labels = sorted({r.stratum for r in records if r.stratum}) if use_strata else [None]
 
-    def counts(observed=None, expected=None) -> tuple[GroupEventCounts, ...]:
-        # Every requested group is listed; one without records has zeros.
+    def counts(expected=None) -> tuple[GroupEventCounts, ...]:
+        # Every requested group is listed (one without records has zeros); expected counts
+        # exist only when the statistic does.
         position = {group: index for index, group in enumerate(present)}
         return tuple(
             GroupEventCounts(
                 group,
                 sum(r.group == group for r in records),
-                int(observed[position[group]]) if observed is not None and group in position else 0,
+                sum(r.event for r in records if r.group == group),
                 float(expected[position[group]])
                 if expected is not None and group in position
-                else 0.0,
+                else None,
             )
             for group in order
         )
 
-    def unavailable(status: EstimateStatus, reason: str, observed=None, expected=None):
+    def unavailable(status: EstimateStatus, reason: str):
         return LogRankResult(
             status,
             method,
@@ -552,7 +556,7 @@ def logrank_test(
             None,
             None,
             len(strata_labels) if records else 0,
-            counts(observed, expected),
+            counts(),
             reason,
         )
 
@@ -569,22 +573,18 @@ def logrank_test(
     k = len(present)
     u_total = np.zeros(k)
     v_total = np.zeros((k, k))
-    observed_total = np.zeros(k)
     expected_total = np.zeros(k)
     for stratum in strata_labels:
         subset = [r for r in records if not use_strata or r.stratum == stratum]
-        u, v, observed, expected = _logrank_stratum(subset, present)
+        u, v, expected = _logrank_stratum(subset, present)
         u_total += u
         v_total += v
-        observed_total += observed
         expected_total += expected
     reduced = v_total[:-1, :-1]
     if not np.any(np.abs(reduced) > 0):
         return unavailable(
             EstimateStatus.NOT_ESTIMABLE,
             "no event occurred while two groups were at risk in the same stratum",
-            observed_total,
-            expected_total,
         )
     statistic = float(u_total[:-1] @ np.linalg.pinv(reduced) @ u_total[:-1])
     degrees = k - 1
@@ -595,7 +595,7 @@ def logrank_test(
         degrees,
         float(chi2.sf(statistic, degrees)),
         len(strata_labels),
-        counts(observed_total, expected_total),
+        counts(expected_total),
     )
 
 

@@ -19,6 +19,8 @@ import random
 from fractions import Fraction
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lifelines.datasets import load_rossi, load_waltons
 from lifelines.statistics import logrank_test as lifelines_logrank
 from lifelines.statistics import multivariate_logrank_test
@@ -349,7 +351,10 @@ def test_logrank_edge_cases_are_explicit():
     assert logrank_test([]).status is EstimateStatus.NO_RECORDS
     single = logrank_test([R(1, True, "A"), R(2, False, "A")], groups=("A", "B"))
     assert single.status is EstimateStatus.SINGLE_GROUP
-    assert [(g.group, g.n) for g in single.groups] == [("A", 2), ("B", 0)]
+    assert [(g.group, g.n, g.observed, g.expected) for g in single.groups] == [
+        ("A", 2, 1, None),
+        ("B", 0, 0, None),
+    ]
     no_events = logrank_test([R(1, False, "A"), R(2, False, "B")])
     assert (no_events.status, no_events.p_value) == (EstimateStatus.NO_EVENTS, None)
     # The only event happens when B is no longer at risk: no information.
@@ -494,3 +499,43 @@ def test_simulated_trial_recovers_the_true_hazard_ratio_and_medians():
     # True 24-month PFS: exp(-ln 2 x 24 / median).
     for landmark, median in zip(comparison.landmarks, (5.7, 11.9), strict=True):
         assert landmark.survival == pytest.approx(math.exp(-math.log(2) * 24 / median), abs=0.03)
+
+
+# --- properties ----------------------------------------------------------------------------
+
+_small_records = st.lists(
+    st.builds(
+        R,
+        time_months=st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 5.0]),
+        event=st.booleans(),
+        group=st.sampled_from(["A", "B"]),
+        stratum=st.sampled_from(["s1", "s2"]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_small_records, st.booleans())
+def test_any_valid_input_gives_a_result_never_an_exception(records, stratified):
+    comparison = compare_arms(
+        records,
+        reference="A",
+        experimental="B",
+        at_risk_times=(0, 1, 2),
+        landmark_months=2,
+        stratified=stratified,
+    )
+    for curve in comparison.curves:
+        survival = [row.survival for row in curve.table]
+        assert survival == sorted(survival, reverse=True)
+        for row in curve.table:
+            assert row.ci_lower - 1e-12 <= row.survival <= row.ci_upper + 1e-12
+    hr = comparison.hazard_ratio
+    assert (hr.hazard_ratio is None) == (hr.status is not EstimateStatus.OK)
+    if hr.status is EstimateStatus.OK:
+        assert hr.ci_lower <= hr.hazard_ratio <= hr.ci_upper
+        assert 0 <= hr.p_value <= 1
+    logrank = comparison.logrank
+    assert (logrank.p_value is None) == (logrank.status is not EstimateStatus.OK)
+    assert sum(g.observed for g in logrank.groups) == sum(r.event for r in records)
