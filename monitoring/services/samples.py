@@ -12,6 +12,7 @@ from trial.exceptions import ReasonRequired
 from trial.models import Patient, PatientStatus
 from trial.selectors.access import require_site_writer
 from trial.services.audit import tracked_save
+from trial.services.schedule import schedule_item_mark_done
 
 from ..exceptions import (
     DrawDateInvalid,
@@ -61,6 +62,10 @@ def sample_record(
             raise DuplicateSampleId(
                 details={"field": "sample_id", "sample_id": sample_id}
             ) from error
+        # The draw completes the scheduled ctDNA item nearest to it (None for an unscheduled draw).
+        schedule_item_mark_done(
+            patient=patient, kind="ctdna", on=drawn_on, ref=sample.sample_id, by=by
+        )
     return sample
 
 
