@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lifelines import AalenJohansenFitter
 
 from monitoring.analysis import AnalysisInputError, EstimateStatus
@@ -199,3 +201,34 @@ def test_parameter_errors():
     with pytest.raises(AnalysisInputError) as error:
         curve.at(-1)
     assert error.value.code == "invalid_time"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            I,
+            time_months=st.sampled_from([0.0, 1.0, 1.5, 2.0, 4.0]),
+            outcome=st.sampled_from(list(Outcome)),
+        ),
+        min_size=1,
+        max_size=15,
+    )
+)
+def test_aalen_johansen_properties(records):
+    """The CIF rises, stays within [0, 1] and its interval, never exceeds 1 - KM, and the
+    incidences of the event and the competing event add up to 1 - all-cause survival."""
+    (aj,) = cumulative_incidence(records)
+    (naive,) = one_minus_kaplan_meier(records)
+    swapped = [I(r.time_months, {E: C, C: E}.get(r.outcome, r.outcome), r.group) for r in records]
+    (competing,) = cumulative_incidence(swapped)
+    all_cause = 1.0
+    for row, naive_row, other in zip(aj.table, naive.table, competing.table, strict=True):
+        if row.at_risk:
+            all_cause *= 1 - (row.events + row.competing) / row.at_risk
+        assert 0 <= row.ci_lower <= row.incidence + 1e-12
+        assert row.incidence <= row.ci_upper + 1e-12 <= 1 + 1e-12
+        assert row.incidence <= naive_row.incidence + 1e-12
+        assert row.incidence + other.incidence == pytest.approx(1 - all_cause, abs=1e-12)
+    incidences = [row.incidence for row in aj.table]
+    assert incidences == sorted(incidences)
