@@ -5,8 +5,10 @@ Order of work for ``patient_randomize``:
 
 1. outside any transaction: the actor is an investigator at the patient's site
    (``not_found`` for another site, ``role_not_allowed``), the password is theirs
-   (``wrong_password``; hashing is slow, so no lock is held meanwhile), and an earlier
-   allocation under the same idempotency key is replayed (or refused for another patient);
+   (``wrong_password``; hashing is slow, so no lock is held meanwhile), an earlier
+   allocation under the same idempotency key is replayed (or refused for another patient),
+   and an already randomized patient is refused (allocations are sealed, so these answers
+   are final without a lock; the transaction checks both again under the lock);
 2. in one durable transaction, taking row locks always in the order patient -> Step 2
    trigger -> stratum cursor (so two allocations can never deadlock):
    the gate (Step 1, an eligible trigger whose window has not closed), the active design,
@@ -85,9 +87,12 @@ def patient_randomize(
         raise WrongPassword()
     if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise IdempotencyKeyRequired()
+    # Fast paths without locks: allocations are sealed, so one that exists is final.
     earlier = _by_key(idempotency_key)
     if earlier is not None:
         return _replay(earlier, patient.pk)
+    if Allocation.objects.filter(patient_id=patient.pk).exists():
+        raise AlreadyRandomized()
     try:
         with transaction.atomic(durable=True):
             return _allocate(patient.pk, by=by, key=idempotency_key, today=today)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from randomization.services.designs import design_generate
 from randomization.services.lifecycle import design_activate
 from tests.trial import factories as f
@@ -26,13 +28,14 @@ def randomizable(*, by, site, version, today, number="S001", stratification=None
         by=by, patient=patient, changes={"stratification": values}, reason="stratification"
     )
     imaged = imaging_on or today
-    step2.step2_trigger_open(
-        patient=patient,
-        source_ref=f"ctdna-{number}",
-        detected_on=imaged,
-        by=None,
-        recent_imaging=(imaged, False),
-    )
+    with transaction.atomic():  # step2_trigger_open runs in its caller's transaction
+        step2.step2_trigger_open(
+            patient=patient,
+            source_ref=f"ctdna-{number}",
+            detected_on=imaged,
+            by=None,
+            recent_imaging=(imaged, False),
+        )
     return patient
 
 
