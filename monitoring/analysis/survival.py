@@ -398,20 +398,23 @@ def _fit_curve(
             event_observed=[record.event for record in records],
         )
     events_table = fitter.event_table
-    survival = fitter.survival_function_.iloc[:, 0]
     bands = fitter.confidence_interval_
-    lower, upper = bands.iloc[:, 0], bands.iloc[:, 1]
+    # The default timeline is the event table's index, shared by the estimate and its bands.
+    survival = fitter.survival_function_.iloc[:, 0].reindex(events_table.index)
+    lower = bands.iloc[:, 0].reindex(events_table.index)
+    upper = bands.iloc[:, 1].reindex(events_table.index)
     table = tuple(
-        KaplanMeierRow(
-            time_months=float(time),
-            at_risk=int(events_table.at[time, "at_risk"]),
-            events=int(events_table.at[time, "observed"]),
-            censored=int(events_table.at[time, "censored"]),
-            survival=float(survival.at[time]),
-            ci_lower=float(lower.at[time]),
-            ci_upper=float(upper.at[time]),
+        KaplanMeierRow(float(t), int(n), int(d), int(c), float(s), float(lo), float(hi))
+        for t, n, d, c, s, lo, hi in zip(
+            events_table.index.tolist(),
+            events_table["at_risk"].tolist(),
+            events_table["observed"].tolist(),
+            events_table["censored"].tolist(),
+            survival.tolist(),
+            lower.tolist(),
+            upper.tolist(),
+            strict=True,
         )
-        for time in events_table.index
     )
     median_months = finite_or_none(fitter.median_survival_time_)
     median_limits = median_survival_times(bands)
