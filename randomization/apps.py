@@ -10,6 +10,7 @@ class RandomizationConfig(AppConfig):
     def ready(self) -> None:
         from trial.selectors.audit import register_patient_history
 
-        from .models import Allocation
+        from .models import Allocation, Crossover
 
         register_patient_history(Allocation, "patient")
+        register_patient_history(Crossover, "patient")

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from randomization.models import Allocation, Design
 from randomization.services.allocation import allocation_record
 from randomization.services.designs import randomized_arms
+from trial.api.serializers import TreatmentLineSerializer
 
 
 class PasswordConfirmationSerializer(serializers.Serializer):
@@ -153,3 +154,13 @@ class DesignBalanceSerializer(serializers.Serializer):
     overall = BalanceCellSerializer()
     strata = BalanceCellSerializer(many=True)
     margins = BalanceCellSerializer(many=True)
+
+
+class CrossoverSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient = serializers.IntegerField(source="patient_id")
+    arm = serializers.CharField(source="allocation.arm")
+    progression_on = serializers.DateField(source="progression.assessed_on")
+    decided_on = serializers.DateField()
+    decided_by = serializers.CharField(source="created_by.username")
+    treatment_line = TreatmentLineSerializer(source="line")

@@ -9,6 +9,11 @@ urlpatterns = [
         name="patient-randomize",
     ),
     path(
+        "patients/<int:patient_id>/crossover/",
+        views.PatientCrossoverApi.as_view(),
+        name="patient-crossover",
+    ),
+    path(
         "patients/<int:patient_id>/allocation/",
         views.PatientAllocationApi.as_view(),
         name="patient-allocation",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
@@ -19,6 +20,7 @@ from randomization.selectors.allocations import allocation_for_patient
 from randomization.selectors.balance import balance_report
 from randomization.selectors.designs import design_draws, design_entries, design_get, design_list
 from randomization.services.allocation import patient_randomize
+from randomization.services.crossover import patient_crossover
 from randomization.services.designs import canonical_draws_csv
 from randomization.services.lifecycle import design_list_open
 from trial.api.base import TrialApiView
@@ -66,6 +68,24 @@ class PatientRandomizeApi(TrialApiView):
             today=timezone.localdate(),
         )
         return Response(s.AllocationSerializer(outcome.allocation).data)
+
+
+class PatientCrossoverApi(TrialApiView):
+    """Step 3 for an Arm A patient after RECIST progression; the investigator confirms with
+    their password. Role and site are checked by the service (as for randomization)."""
+
+    @extend_schema(
+        operation_id="patients_crossover",
+        request=s.PasswordConfirmationSerializer,
+        responses={201: s.CrossoverSerializer, **ERRORS},
+    )
+    def post(self, request, patient_id: int):
+        patient = patient_get(user=request.user, patient_id=patient_id)
+        data = _valid(s.PasswordConfirmationSerializer, request.data)
+        crossover = patient_crossover(
+            patient=patient, by=request.user, password=data["password"], today=timezone.localdate()
+        )
+        return Response(s.CrossoverSerializer(crossover).data, status=status.HTTP_201_CREATED)
 
 
 class PatientAllocationApi(TrialApiView):

@@ -1,4 +1,4 @@
-from .allocations import Allocation
+from .allocations import Allocation, Crossover
 from .designs import (
     TWO_POW_53,
     Design,
@@ -13,6 +13,7 @@ from .designs import (
 __all__ = [
     "TWO_POW_53",
     "Allocation",
+    "Crossover",
     "Design",
     "DesignSource",
     "DesignStatus",

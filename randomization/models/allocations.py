@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from trial.models import Patient, TrialRecord
+from trial.models import Patient, TreatmentLine, TrialRecord, TumourAssessment
 from trial.models.base import history_reason_field
 
 from .base import SealedManager, SealedMixin
@@ -81,3 +81,33 @@ class Allocation(SealedMixin, TrialRecord):
 
     def __str__(self) -> str:
         return f"{self.patient_id}: arm {self.arm} ({self.stratum} #{self.sequence_number})"
+
+
+class Crossover(TrialRecord):
+    """Step 3: an Arm A patient's switch to fulvestrant + palbociclib after recorded RECIST
+    progression (DOMAIN.md 1.3; section 7 rule 23). ``created_by`` is the investigator."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="crossovers")
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="crossovers")
+    progression = models.ForeignKey(
+        TumourAssessment,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("progression assessment"),
+    )
+    line = models.ForeignKey(
+        TreatmentLine, on_delete=models.PROTECT, related_name="+", verbose_name=_("new line")
+    )
+    decided_on = models.DateField(_("decision date"))
+    history = HistoricalRecords(history_change_reason_field=history_reason_field())
+
+    class Meta:
+        verbose_name = _("crossover")
+        verbose_name_plural = _("crossovers")
+        ordering = ["-decided_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient"], name="crossover_one_per_patient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient_id}: crossover on {self.decided_on}"
