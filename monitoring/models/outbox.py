@@ -56,10 +56,11 @@ class TriggerOutbox(models.Model):
         verbose_name_plural = _("Step 2 trigger outbox")
         ordering = ["-created_at", "-pk"]
         constraints = [
+            # The claim sets processed_at first and the outcome later in the same transaction,
+            # so only the other direction is a row invariant.
             models.CheckConstraint(
-                condition=Q(processed_at__isnull=True, outcome="")
-                | Q(processed_at__isnull=False) & ~Q(outcome=""),
-                name="triggeroutbox_processed_has_outcome",
+                condition=Q(processed_at__isnull=False) | Q(outcome=""),
+                name="triggeroutbox_pending_has_no_outcome",
             )
         ]
         indexes = [

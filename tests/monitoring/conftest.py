@@ -122,3 +122,15 @@ def no_broker():
 
     with mock.patch("monitoring.services.outbox.current_app.send_task") as send:
         yield send
+
+
+def ingest(lab, body, *, today=TODAY):
+    """Post ``body`` through the ingestion service, as the JSON endpoint does."""
+    import json as _json
+
+    from monitoring.services.ingestion import ctdna_result_ingest, submission_record
+
+    submission = submission_record(
+        lab=lab, channel="json", media_type="application/json", body=_json.dumps(body).encode()
+    )
+    return ctdna_result_ingest(lab=lab, payload=body, submission=submission, today=today)
