@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "trial",
     "randomization",
     "monitoring",
+    "monitoring.dashboard",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("dashboard/", include("monitoring.dashboard.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # Also answered by deploy.health.HealthProbeMiddleware before host validation.
     path("health/live", health.live, name="health-live"),
