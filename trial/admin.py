@@ -4,6 +4,8 @@ can be deleted; audit rows are read-only."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -20,19 +22,37 @@ from trial.exceptions import DomainError
 from trial.models import (
     CENTRAL_ROLES,
     SITE_ROLES,
+    AdverseEvent,
     ApiToken,
     AromataseInhibitor,
     AuditEvent,
+    BloodCount,
     Consent,
+    Cycle,
+    DoseDecision,
     EligibilityAssessment,
+    LocoregionalTreatment,
     Patient,
     ProtocolVersion,
+    QolQuestionnaire,
     Role,
+    ScheduleItem,
     Site,
     StaffProfile,
+    SurvivalContact,
+    TargetLesion,
     TreatmentLine,
+    TumourAssessment,
 )
+from trial.selectors import clinical_history  # noqa: F401  (audit trail registration)
 from trial.selectors.access import profile_of, scope_by_site
+from trial.selectors.schedule import (
+    annotate_live,
+    due_and_overdue,
+    patient_schedule,
+    recently_missed,
+)
+from trial.services import adverse_events as ae_svc
 from trial.services import patients as svc
 
 
@@ -426,3 +446,330 @@ class ApiTokenAdmin(RoleScopedAdmin):
     list_select_related = ["user"]
     readonly_fields = list_display
     exclude = ["digest"]
+
+
+# --- Step 1 follow-up -----------------------------------------------------------------------
+# Clinical follow-up records are written through the API services (signatures, grading and
+# the schedule need them); in the admin they are read-only, with their history. The SAE clock
+# can be stopped from the adverse event list with the same service as the API.
+
+
+class ClinicalRecordAdmin(RoleScopedAdmin):
+    """View-only: site staff see their sites, central roles all sites; nobody edits here."""
+
+    write_roles = frozenset()
+    list_per_page = 100
+
+
+@admin.register(ScheduleItem)
+class ScheduleItemAdmin(ClinicalRecordAdmin):
+    site_field = "patient__site"
+    list_display = [
+        "calendar_link",
+        "key",
+        "kind",
+        "planned_on",
+        "window_opens",
+        "window_closes",
+        "status",
+        "held",
+        "done_on",
+        "reminded_due_at",
+        "reminded_overdue_at",
+    ]
+    list_filter = ["status", "kind", "held", "patient__site"]
+    list_select_related = ["patient__site"]
+    search_fields = ["patient__trial_number", "key"]
+    readonly_fields = [
+        "patient",
+        "line",
+        "key",
+        "kind",
+        "cycle",
+        "cycle_day",
+        "anchor",
+        "planned_on",
+        "window_opens",
+        "window_closes",
+        "remind_from",
+        "missed_after",
+        "status",
+        "held",
+        "done_on",
+        "done_ref",
+        "reminded_due_at",
+        "reminded_overdue_at",
+    ]
+
+    @admin.display(description=_("patient"), ordering="patient__trial_number")
+    def calendar_link(self, obj):
+        url = reverse("admin:trial_scheduleitem_calendar", args=[obj.patient_id])
+        return format_html('<a href="{}">{}</a>', url, obj.patient)
+
+    def get_urls(self):
+        return [
+            path(
+                "due/",
+                self.admin_site.admin_view(self.due_view),
+                name="trial_scheduleitem_due",
+            ),
+            path(
+                "calendar/<int:patient_id>/",
+                self.admin_site.admin_view(self.calendar_view),
+                name="trial_scheduleitem_calendar",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _page(self, request, template, context):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, **context}
+        return TemplateResponse(request, f"admin/trial/scheduleitem/{template}", context)
+
+    def calendar_view(self, request, patient_id):
+        patients = Patient.objects.select_related("site")
+        if not request.user.is_superuser:
+            patients = scope_by_site(patients, request.user)
+        patient = get_object_or_404(patients, pk=patient_id)
+        groups = patient_schedule(patient=patient, today=timezone.localdate())
+        titles = {
+            "upcoming": _("Upcoming"),
+            "due": _("Due"),
+            "overdue": _("Overdue"),
+            "done": _("Done"),
+            "missed": _("Missed"),
+        }
+        context = {
+            "title": _("Calendar of %(p)s") % {"p": patient},
+            "patient": patient,
+            "groups": [{"title": titles[name], "items": items} for name, items in groups.items()],
+        }
+        return self._page(request, "calendar.html", context)
+
+    def due_view(self, request):
+        today = timezone.localdate()
+        user = None if request.user.is_superuser else request.user
+        by_site: dict = defaultdict(lambda: {"due": [], "overdue": [], "missed": []})
+        sites = {}
+        for item in annotate_live(due_and_overdue(user=user, today=today), today):
+            sites[item.patient.site_id] = item.patient.site
+            by_site[item.patient.site_id][item.live_status].append(item)
+        for item in recently_missed(user=user, today=today):
+            sites[item.patient.site_id] = item.patient.site
+            by_site[item.patient.site_id]["missed"].append(item)
+        titles = {
+            "due": _("Due"),
+            "overdue": _("Overdue"),
+            "missed": _("Missed in the last 28 days"),
+        }
+        rows = [
+            {
+                "code": site.code,
+                "name": site.name,
+                "groups": [
+                    {"title": titles[name], "items": items}
+                    for name, items in by_site[site_id].items()
+                ],
+            }
+            for site_id, site in sorted(sites.items(), key=lambda pair: pair[1].code)
+        ]
+        context = {"title": _("Due and overdue by site"), "today": today, "sites": rows}
+        return self._page(request, "due.html", context)
+
+
+class SaeClockFilter(admin.SimpleListFilter):
+    title = _("SAE report")
+    parameter_name = "sae"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("overdue", _("Overdue")),
+            ("pending", _("Pending, in time")),
+            ("reported", _("Reported")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        open_sae = queryset.filter(serious=True, sae_reported_at__isnull=True)
+        if self.value() == "overdue":
+            return open_sae.filter(sae_report_due_at__lt=now)
+        if self.value() == "pending":
+            return open_sae.filter(sae_report_due_at__gte=now)
+        if self.value() == "reported":
+            return queryset.filter(serious=True, sae_reported_at__isnull=False)
+        return queryset
+
+
+@admin.register(AdverseEvent)
+class AdverseEventAdmin(ClinicalRecordAdmin):
+    site_field = "patient__site"
+    list_display = [
+        "patient",
+        "term",
+        "grade",
+        "serious",
+        "onset_on",
+        "resolved_on",
+        "attribution",
+        "sae_clock",
+    ]
+    list_filter = [SaeClockFilter, "serious", "grade", "patient__site"]
+    list_select_related = ["patient__site"]
+    search_fields = ["patient__trial_number", "term"]
+    readonly_fields = [
+        "patient",
+        "line",
+        "term",
+        "grade",
+        "ctcae_version",
+        "onset_on",
+        "resolved_on",
+        "attribution",
+        "serious",
+        "description",
+        "sae_clock_started_at",
+        "sae_report_due_at",
+        "sae_reported_at",
+    ]
+    actions = ["mark_sae_reported"]
+
+    @admin.display(description=_("SAE clock"))
+    def sae_clock(self, obj):
+        if not obj.serious:
+            return "-"
+        if obj.sae_reported_at is not None:
+            at = timezone.localtime(obj.sae_reported_at).strftime("%Y-%m-%d %H:%M")
+            return _("reported %(at)s") % {"at": at}
+        remaining = obj.sae_report_due_at - timezone.now()
+        hours = abs(remaining.total_seconds()) / 3600
+        if remaining.total_seconds() < 0:
+            return format_html(
+                '<strong style="color:#ba2121">{}</strong>',
+                _("OVERDUE by %(h).1f h") % {"h": hours},
+            )
+        return _("%(h).1f h left") % {"h": hours}
+
+    @admin.action(description=_("Mark the selected SAEs as reported to the sponsor"))
+    def mark_sae_reported(self, request, queryset):
+        for event in queryset.select_related("patient__site"):
+            try:
+                ae_svc.adverse_event_sae_report(event=event, by=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{event}: {exc.code}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{event}: {_('reported')}", messages.SUCCESS)
+
+
+@admin.register(Cycle)
+class CycleAdmin(ClinicalRecordAdmin):
+    site_field = "line__patient__site"
+    list_display = [
+        "line",
+        "number",
+        "status",
+        "planned_d1",
+        "started_on",
+        "palbociclib_dose_mg",
+        "hold_opened_on",
+        "hold_closed_on",
+    ]
+    list_filter = ["status", "line__patient__site"]
+    list_select_related = ["line__patient__site"]
+    search_fields = ["line__patient__trial_number"]
+
+
+@admin.register(DoseDecision)
+class DoseDecisionAdmin(ClinicalRecordAdmin):
+    site_field = "line__patient__site"
+    list_display = [
+        "line",
+        "action",
+        "status",
+        "current_dose_mg",
+        "proposed_next_dose_mg",
+        "confirmed_dose_mg",
+        "applies_to_cycle",
+        "signed_by",
+        "signed_at",
+    ]
+    list_filter = ["status", "action", "line__patient__site"]
+    list_select_related = ["line__patient__site", "signed_by"]
+    search_fields = ["line__patient__trial_number"]
+
+
+@admin.register(BloodCount)
+class BloodCountAdmin(ClinicalRecordAdmin):
+    site_field = "patient__site"
+    list_display = [
+        "patient",
+        "cycle_number",
+        "cycle_day",
+        "drawn_on",
+        "anc_g_per_l",
+        "platelets_g_per_l",
+        "haemoglobin_g_per_l",
+        "worst_grade",
+        "haem_max_grade",
+        "proposed_action",
+    ]
+    list_filter = ["haem_max_grade", "ctcae_version", "line__step", "patient__site"]
+    list_select_related = ["patient__site"]
+    search_fields = ["patient__trial_number"]
+
+
+class TargetLesionInline(ReadOnlyInline):
+    model = TargetLesion
+    fields = ["lesion_number", "location", "is_lymph_node", "diameter_mm"]
+    readonly_fields = fields
+
+
+@admin.register(TumourAssessment)
+class TumourAssessmentAdmin(ClinicalRecordAdmin):
+    site_field = "patient__site"
+    list_display = [
+        "patient",
+        "assessed_on",
+        "modality",
+        "is_baseline",
+        "sum_mm",
+        "nadir_sum_mm",
+        "overall_response",
+    ]
+    list_filter = ["overall_response", "modality", "patient__site"]
+    list_select_related = ["patient__site"]
+    search_fields = ["patient__trial_number"]
+    inlines = [TargetLesionInline]
+
+
+@admin.register(QolQuestionnaire)
+class QolQuestionnaireAdmin(ClinicalRecordAdmin):
+    site_field = "patient__site"
+    list_display = ["patient", "completed_on", "ql2", "pf2", "fa", "summary"]
+    list_filter = ["patient__site"]
+    list_select_related = ["patient__site"]
+    search_fields = ["patient__trial_number"]
+
+
+@admin.register(LocoregionalTreatment)
+class LocoregionalTreatmentAdmin(ClinicalRecordAdmin):
+    site_field = "patient__site"
+    list_display = [
+        "patient",
+        "modality",
+        "surgery_type",
+        "surgery_on",
+        "margins",
+        "pathological_response",
+        "radiotherapy_start_on",
+    ]
+    list_filter = ["modality", "pathological_response", "patient__site"]
+    list_select_related = ["patient__site"]
+
+
+@admin.register(SurvivalContact)
+class SurvivalContactAdmin(ClinicalRecordAdmin):
+    site_field = "patient__site"
+    list_display = ["patient", "contacted_on", "method", "vital_status", "death_on"]
+    list_filter = ["vital_status", "patient__site"]
+    list_select_related = ["patient__site"]

@@ -58,3 +58,17 @@ def annotate_live(items: Iterable[ScheduleItem], today: dt.date) -> list[Schedul
     for item in result:
         item.live_status = live_status(item, today)  # type: ignore[attr-defined]
     return result
+
+
+def recently_missed(*, user: User | None, today: dt.date, days: int = 28) -> QuerySet[ScheduleItem]:
+    """Items recorded as missed whose window closed in the last ``days`` days."""
+    since = today - dt.timedelta(days=days)
+    return (
+        scope_by_site(
+            ScheduleItem.objects.filter(status=ItemStatus.MISSED, window_closes__gte=since),
+            user,
+            "patient__site",
+        )
+        .select_related("patient__site")
+        .order_by("patient__site__code", "window_closes", "pk")
+    )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from tests.conftest import PASSWORD
 from tests.trial import factories as f
@@ -45,6 +47,35 @@ PALATINE_ELIGIBLE = {
 def _fast_password_hashing(settings):
     """PBKDF2's cost is for production; the signature tests only need check_password to work."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+T0 = dt.date(2027, 1, 4)  # a Monday: enrolment day of the clocked tests
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class Clock:
+    """Controlled time: ``clock.to(date)`` moves to 09:00 Paris time on that day."""
+
+    def __init__(self, traveller):
+        self._traveller = traveller
+
+    def to(self, day: dt.date) -> dt.date:
+        self._traveller.move_to(dt.datetime.combine(day, dt.time(9), tzinfo=PARIS))
+        return day
+
+
+@pytest.fixture
+def clock():
+    traveller = time_machine.travel(dt.datetime.combine(T0, dt.time(9), tzinfo=PARIS), tick=False)
+    machine = traveller.start()
+    yield Clock(machine)
+    traveller.stop()
+
+
+@pytest.fixture
+def clocked_patient(clock, investigator_a, site_a, pada1, staff_emails):
+    """A PADA-1 patient enrolled on T0 with C1D1 planned on T0 + 7 days, time frozen at T0."""
+    return f.enrolled(by=investigator_a, site=site_a, version=pada1, today=T0)
 
 
 @pytest.fixture
