@@ -37,3 +37,10 @@ test: install services lint
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+
+# Benchmarks (issue 7): a throwaway PostgreSQL database, gunicorn and wrk on loopback; writes
+# reports/bench/REPORT.md and results.json. BENCH_ARGS=--quick for a smoke run.
+bench: install services
+	bench/ensure_wrk.sh
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	@if [ -f bench/bench_randomization.py ]; then $(BIN)/python bench/bench_randomization.py; fi

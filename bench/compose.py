@@ -1,0 +1,247 @@
+"""From measured results to the report: figures with baselines and targets, and details.
+
+Pure functions of the benchmark dataclasses, so the report's arithmetic is testable without
+servers. Targets are issue 7's, on a 2-core machine with PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .database import PgbenchResult
+from .figures import Bound, Figure, Target, format_number, ratio
+from .markdown import Section, table
+from .web import EndpointResult, MemoryResult
+
+BASELINE = "bare"
+JSON_SINGLE = "ctdna_json"
+BATCH = "ctdna_batch"
+FHIR = "ctdna_fhir"
+READ = "patients_list"
+
+LABELS = {
+    BASELINE: "bare DRF insert with history (stack ceiling)",
+    JSON_SINGLE: "ctDNA result, JSON, one per request",
+    BATCH: "ctDNA results, JSON batch",
+    FHIR: "ctDNA results, FHIR Bundle",
+    READ: "patients list, 50 per page (read)",
+}
+TARGETS: dict[str, tuple[Target, ...]] = {
+    JSON_SINGLE: (Target(Bound.AT_LEAST, 0.8, relative=True), Target(Bound.AT_LEAST, 400)),
+    BATCH: (Target(Bound.AT_LEAST, 2000),),
+    FHIR: (Target(Bound.AT_LEAST, 1000),),
+}
+WORKER_RSS_TARGET = (Target(Bound.AT_MOST, 250),)
+
+
+@dataclass(frozen=True)
+class Setup:
+    workers: int
+    connections: int
+    duration_s: float
+    warmup_s: float
+    batch_size: int
+    fhir_bundle_size: int
+    patients: int
+    samples: int
+    quick: bool
+
+
+def _pgbench_at(pgbench: Sequence[PgbenchResult], clients: int) -> PgbenchResult | None:
+    return next((p for p in pgbench if p.clients == clients), None)
+
+
+def _endpoint(http: Sequence[EndpointResult], name: str) -> EndpointResult | None:
+    return next((e for e in http if e.name == name), None)
+
+
+def _unit(result: EndpointResult) -> str:
+    return "req/s" if result.name in (BASELINE, READ) else "results/s"
+
+
+def _label(result: EndpointResult) -> str:
+    label = LABELS.get(result.name, result.name)
+    if result.load.items_per_request > 1:
+        label += f" of {result.load.items_per_request}"
+    return label
+
+
+def _throughput(result: EndpointResult) -> float:
+    return (
+        result.load.requests_per_s if result.name in (BASELINE, READ) else result.load.items_per_s
+    )
+
+
+def _note(result: EndpointResult) -> str:
+    notes = []
+    if result.load.requests == 0:
+        notes.append("no request completed within the duration")
+    if result.load.errors:
+        notes.append(f"{result.load.errors} errors")
+    if result.load.exhausted:
+        notes.append("bodies ran out: lower bound")
+    return ", ".join(notes)
+
+
+def figures_of(
+    *,
+    setup: Setup,
+    pgbench: Sequence[PgbenchResult],
+    http: Sequence[EndpointResult],
+    memory: MemoryResult | None,
+) -> list[Figure]:
+    """Every figure, each beside its same-run baseline: pgbench for the bare endpoint, the
+    bare endpoint for the product's writes."""
+    figures = [
+        Figure(
+            name=f"pgbench single-row INSERT, {p.clients} client{'s' if p.clients > 1 else ''}",
+            value=p.tps,
+            unit="tps",
+            note=f"{p.failed} failed" if p.failed else "",
+        )
+        for p in pgbench
+    ]
+    db_ceiling = _pgbench_at(pgbench, setup.workers)
+    bare = _endpoint(http, BASELINE)
+    for result in http:
+        if result.name == BASELINE:
+            baseline_name = f"pgbench {setup.workers} clients"
+            baseline_value = db_ceiling.tps if db_ceiling else None
+        elif result.name == READ:
+            baseline_name, baseline_value = "", None
+        else:
+            baseline_name = "bare endpoint"
+            baseline_value = _throughput(bare) if bare else None
+        figures.append(
+            Figure(
+                name=_label(result),
+                value=_throughput(result),
+                unit=_unit(result),
+                baseline_name=baseline_name,
+                baseline_value=baseline_value,
+                targets=TARGETS.get(result.name, ()),
+                note=_note(result),
+            )
+        )
+    if memory is not None:
+        figures.append(
+            Figure(
+                name=f"web worker peak RSS after {memory.requests_served:,} requests",
+                value=memory.max_peak_rss_mb,
+                unit="MB",
+                targets=WORKER_RSS_TARGET,
+                note="" if memory.requests_served >= 10_000 else "fewer than 10,000 requests",
+            )
+        )
+    return figures
+
+
+def setup_section(setup: Setup, machine_generator: str) -> Section:
+    lines = [
+        f"- gunicorn `deploy.wsgi` with `bench.settings`, {setup.workers} sync workers "
+        "(2 x cores), persistent database connections (`CONN_MAX_AGE`), loopback only.",
+        f"- Load: {machine_generator}, {setup.connections} connections, "
+        f"{format_number(setup.warmup_s)} s warm-up then {format_number(setup.duration_s)} s "
+        "measured per endpoint; each POST body is sent once (fresh sample ids).",
+        "- Authentication: `Authorization: Token` of the laboratory's service account for every "
+        "write, the bare endpoint included; a data manager's token for the read.",
+        "- Lab throttle raised to 1,000,000/min for the run (the throttle still runs, against "
+        "Redis database 15); production keeps `LAB_THROTTLE_RATE`.",
+        f"- Workload: {setup.patients} enrolled patients, {setup.samples:,} recorded ctDNA "
+        f"samples; batches of {setup.batch_size} results, FHIR Bundles of "
+        f"{setup.fhir_bundle_size} Observations (one specimen each); one patient in ten "
+        "carries an ESR1 mutation (baseline then stable), the others none detected.",
+    ]
+    if setup.quick:
+        lines.insert(0, "- **Quick run** (`--quick`): smoke-test durations, not figures to quote.")
+    return Section("Setup", "\n".join(lines))
+
+
+def http_section(http: Sequence[EndpointResult], pgbench: Sequence[PgbenchResult]) -> Section:
+    bare = _endpoint(http, BASELINE)
+    db_ceiling = max((p.tps for p in pgbench), default=None)
+    rows = []
+    for result in http:
+        load = result.load
+        throughput = _throughput(result)
+        vs_bare = ratio(throughput, _throughput(bare)) if bare and result is not bare else None
+        vs_db = ratio(throughput, db_ceiling)
+        statuses = ", ".join(f"{k}: {v}" for k, v in sorted(load.statuses.items())) or "-"
+        rows.append(
+            [
+                _label(result),
+                f"`{result.path}`",
+                f"{load.requests:,}",
+                statuses,
+                f"{load.errors:,}",
+                format_number(load.requests_per_s),
+                format_number(throughput),
+                format_number(load.latency.p50_ms),
+                format_number(load.latency.p95_ms),
+                format_number(load.latency.p99_ms),
+                "-" if vs_bare is None else f"{vs_bare:.2f}",
+                "-" if vs_db is None else f"{vs_db:.2f}",
+            ]
+        )
+    body = table(
+        [
+            "endpoint",
+            "path",
+            "requests",
+            "statuses",
+            "errors",
+            "req/s",
+            "throughput",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "x bare",
+            "x pgbench",
+        ],
+        rows,
+    )
+    body += (
+        "\n\nThroughput is results/s for the ctDNA endpoints (a batch counts the results its "
+        "answers report created), req/s otherwise. Latencies are the load generator's, per "
+        "request. `x pgbench` compares with the best pgbench rate of the run. Errors count "
+        "non-2xx answers, socket errors and failed batch items; they must be 0."
+    )
+    return Section("HTTP endpoints", body)
+
+
+def pgbench_section(pgbench: Sequence[PgbenchResult]) -> Section:
+    rows = [
+        [
+            p.clients,
+            p.duration_s,
+            f"{p.transactions:,}",
+            format_number(p.tps),
+            format_number(p.latency.p50_ms),
+            format_number(p.latency.p95_ms),
+            format_number(p.latency.p99_ms),
+            p.failed,
+        ]
+        for p in pgbench
+    ]
+    body = table(
+        ["clients", "seconds", "transactions", "tps", "p50 ms", "p95 ms", "p99 ms", "failed"],
+        rows,
+    )
+    body += (
+        "\n\nOne autocommit `INSERT` of a row with a bigserial key and a unique text column per "
+        "transaction (`bench/database.py`), simple query protocol, as Django sends it: the "
+        "database's ceiling for single-row writes on this machine."
+    )
+    return Section("pgbench", body)
+
+
+def memory_section(memory: MemoryResult) -> Section:
+    rows = [[i + 1, format_number(mb)] for i, mb in enumerate(memory.peak_rss_mb)]
+    body = table(["worker", "peak RSS (VmHWM) MB"], rows)
+    body += (
+        f"\n\nRead from `/proc/<pid>/status` of each gunicorn worker after "
+        f"{memory.requests_served:,} requests in total (the benchmarks above, topped up with "
+        f"`{memory.top_up}`). MB = 10^6 bytes."
+    )
+    return Section("Web worker memory", body)

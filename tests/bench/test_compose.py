@@ -1,0 +1,111 @@
+"""From results to figures: each product figure beside its same-run baseline and targets."""
+
+import pytest
+
+from bench.compose import BASELINE, BATCH, JSON_SINGLE, READ, Setup, figures_of, http_section
+from bench.database import PgbenchResult
+from bench.figures import Verdict
+from bench.load import LoadResult
+from bench.stats import Latency
+from bench.web import EndpointResult, MemoryResult
+
+SETUP = Setup(
+    workers=4,
+    connections=8,
+    duration_s=10,
+    warmup_s=3,
+    batch_size=100,
+    fhir_bundle_size=20,
+    patients=300,
+    samples=100_000,
+    quick=False,
+)
+LATENCY = Latency(10, 20, 30, 40)
+
+
+def _pgbench(clients, tps):
+    return PgbenchResult(clients, 10, int(tps * 10), tps, LATENCY, 0)
+
+
+def _endpoint(name, ok, *, items=1, batch=None, not_ok=0, requests=None):
+    load = LoadResult(
+        generator="wrk",
+        requests=requests if requests is not None else ok + not_ok,
+        duration_s=10.0,
+        ok=ok,
+        not_ok=not_ok,
+        statuses={"201": ok},
+        socket_errors={},
+        latency=LATENCY,
+        items_per_request=items,
+        batch_items=batch or {},
+    )
+    return EndpointResult(name=name, path=f"/{name}/", connections=8, warmup=load, load=load)
+
+
+def _by_name(figures):
+    return {f.name: f for f in figures}
+
+
+def test_product_writes_are_measured_against_the_bare_endpoint_and_it_against_pgbench():
+    figures = _by_name(
+        figures_of(
+            setup=SETUP,
+            pgbench=[_pgbench(1, 3800), _pgbench(4, 6000)],
+            http=[
+                _endpoint(BASELINE, 5000),
+                _endpoint(JSON_SINGLE, 4200),
+                _endpoint(
+                    BATCH, 250, items=100, batch={"created": 24_000, "replayed": 0, "failed": 0}
+                ),
+                _endpoint(READ, 9000),
+            ],
+            memory=MemoryResult(requests_served=12_000, peak_rss_mb=(120.0, 140.0), top_up=READ),
+        )
+    )
+    bare = figures["bare DRF insert with history (stack ceiling)"]
+    assert (bare.value, bare.baseline_value, bare.ratio) == (500, 6000, pytest.approx(500 / 6000))
+    single = figures["ctDNA result, JSON, one per request"]
+    assert (single.value, single.baseline_value) == (420, 500)
+    assert single.ratio == pytest.approx(0.84)
+    assert single.verdict is Verdict.PASS
+    batch = figures["ctDNA results, JSON batch of 100"]
+    assert batch.value == 2400
+    assert batch.verdict is Verdict.PASS
+    read = figures["patients list, 50 per page (read)"]
+    assert (read.value, read.baseline_value, read.verdict) == (900, None, Verdict.NO_TARGET)
+    memory = figures["web worker peak RSS after 12,000 requests"]
+    assert (memory.value, memory.verdict, memory.note) == (140.0, Verdict.PASS, "")
+    assert figures["pgbench single-row INSERT, 1 client"].value == 3800
+
+
+def test_ingestion_short_of_the_bare_ratio_errors_and_idle_runs_are_named():
+    figures = _by_name(
+        figures_of(
+            setup=SETUP,
+            pgbench=[_pgbench(4, 6000)],
+            http=[
+                _endpoint(BASELINE, 6000),
+                _endpoint(JSON_SINGLE, 4500, not_ok=12),
+                _endpoint(BATCH, 0, items=100, batch={"created": 0}, requests=0),
+            ],
+            memory=MemoryResult(requests_served=9_000, peak_rss_mb=(260.0,), top_up=READ),
+        )
+    )
+    single = figures["ctDNA result, JSON, one per request"]
+    assert single.verdict is Verdict.SHORT  # 450 >= 400 but 0.75 x the bare endpoint
+    assert single.note == "12 errors"
+    assert figures["ctDNA results, JSON batch of 100"].note == (
+        "no request completed within the duration"
+    )
+    memory = figures["web worker peak RSS after 9,000 requests"]
+    assert (memory.verdict, memory.note) == (Verdict.SHORT, "fewer than 10,000 requests")
+
+
+def test_http_details_compare_with_bare_and_pgbench():
+    section = http_section(
+        [_endpoint(BASELINE, 5000), _endpoint(JSON_SINGLE, 4000)], [_pgbench(4, 8000)]
+    )
+    rows = section.body.splitlines()
+    assert rows[2].endswith("| - | 0.06 |")  # the bare endpoint: 500 of pgbench's 8,000
+    assert rows[3].endswith("| 0.80 | 0.05 |")
