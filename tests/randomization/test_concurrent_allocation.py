@@ -18,7 +18,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework.test import APIClient
 
-from randomization.models import Allocation, ListEntry, StratumCursor
+from randomization.models import Allocation, ListEntry, MinimizationDraw, StratumCursor
+from randomization.rules.minimization import minimize
+from randomization.services.designs import design_generate
+from randomization.services.lifecycle import design_activate
 from tests.conftest import PASSWORD
 from tests.randomization import factories as rf
 from trial.models import AuditEvent, Step2Trigger, TriggerStatus
@@ -161,3 +164,81 @@ def test_thousands_of_concurrent_attempts_allocate_each_patient_once_in_list_ord
         assert patient.step == f"step2_arm_{arm.lower()}"
         assert patient.lines.count() == (2 if arm == "B" else 1)
         assert patient.lines.filter(ended_on=None).count() == 1
+
+
+def test_concurrent_minimization_is_serialised_and_every_allocation_re_derives(
+    investigator_a, site_a, pada1, today, statistician
+):
+    """16 clients on a minimization design: the single design-wide cursor serialises them, so
+    each allocation recomputed from the allocations before it and its stored draw gives the
+    same arm."""
+    version = rf.with_minimization(pada1)
+    draft = design_generate(protocol_version=version, by=statistician, seed=rf.SEED, length=64)
+    design = design_activate(design=draft, by=statistician)
+    patients = [
+        rf.randomizable(
+            by=investigator_a,
+            site=site_a,
+            version=pada1,
+            today=today,
+            number=f"M{i:03d}",
+            stratification=STRATA[(i * 7) % len(STRATA)],
+        )
+        for i in range(32)
+    ]
+    barrier = threading.Barrier(16)
+    answers: Counter = Counter()
+    lock = threading.Lock()
+
+    def client_run(index):
+        client = APIClient()
+        client.force_authenticate(get_user_model().objects.get(pk=investigator_a.pk))
+        rng = random.Random(100 + index)
+        plan = [rng.choice(patients) for _ in range(24)] + patients[index::16]
+        rng.shuffle(plan)
+        try:
+            barrier.wait()
+            for patient in plan:
+                key = f"p{patient.pk}" if rng.random() < 0.5 else f"m{index}-{rng.random()}"
+                response = client.post(
+                    f"/api/v1/patients/{patient.pk}/randomize/",
+                    {"password": PASSWORD},
+                    HTTP_IDEMPOTENCY_KEY=key,
+                )
+                with lock:
+                    answers[(response.status_code, response.json().get("code"))] += 1
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client_run, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(answers) <= {(200, None), (409, "already_randomized")}, answers
+    taken = list(Allocation.objects.filter(design=design).order_by("sequence_number"))
+    assert len(taken) == len(patients)
+    assert [a.sequence_number for a in taken] == list(range(1, len(patients) + 1))
+    assert [a.pk for a in taken] == sorted(a.pk for a in taken)
+    counts: dict = {factor: {} for factor in design.weights}
+    for allocation in taken:
+        result = minimize(
+            arms=tuple(design.arms),
+            ratio=design.ratio_in_arm_order(),
+            factor_weights=design.weights,
+            patient_levels=allocation.levels,
+            counts=counts,
+            p_preferred=design.p_preferred,
+            measure=design.measure,
+            uniform_draw=allocation.minimization["draw"],
+        )
+        assert result.chosen == allocation.arm
+        assert (
+            allocation.minimization["draw_53bit"]
+            == MinimizationDraw.objects.get(
+                design=design, sequence_number=allocation.sequence_number
+            ).draw_53bit
+        )
+        for factor in counts:
+            cell = counts[factor].setdefault(allocation.levels[factor], {})
+            cell[allocation.arm] = cell.get(allocation.arm, 0) + 1
