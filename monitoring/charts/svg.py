@@ -49,6 +49,7 @@ __all__ = [
     "consort_diagram",
     "km_chart",
     "line_chart",
+    "nice_ticks",
 ]
 
 PALETTE = (
