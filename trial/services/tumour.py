@@ -114,6 +114,11 @@ def _lesions(
 
 
 def _mm(value: Any) -> Decimal:
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except ArithmeticError:
+            value = Decimal("NaN")  # refused below with the rule's code
     try:
         return recist.to_mm(value).quantize(_ONE_DECIMAL)
     except recist.RecistInputError as exc:
