@@ -120,8 +120,8 @@ def no_broker():
     """Record after-commit enqueues instead of sending them to the shared Redis."""
     from unittest import mock
 
-    with mock.patch("monitoring.services.outbox.current_app.send_task") as send:
-        yield send
+    with mock.patch("monitoring.services.outbox._publish") as publish:
+        yield publish
 
 
 def ingest(lab, body, *, today=TODAY):

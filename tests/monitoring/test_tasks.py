@@ -5,15 +5,20 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from celery import current_app
 from django.core import mail
 from kombu.exceptions import OperationalError as BrokerDown
 
 from monitoring import tasks
 from monitoring.models import MAX_ATTEMPTS, OutboxOutcome, TriggerOutbox
+from monitoring.services import outbox as outbox_service
 from tests.monitoring.conftest import day, draw, ingest, payload, variant
 from trial.models import Patient, Step, Step2Trigger, TriggerStatus
 
 pytestmark = pytest.mark.django_db
+
+# The real publisher, taken before the autouse fixture below replaces it.
+REAL_PUBLISH = outbox_service._publish
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +137,20 @@ def test_a_failed_sample_writes_no_outbox_row(lab_a, patient_a, investigator_a):
     sample = draw(patient_a, "S-000", day(0), investigator_a)
     ingest(lab_a, payload(sample, status="failed", failure_reason="haemolysed"))
     assert not TriggerOutbox.objects.exists()
+
+
+def test_publishing_to_an_unreachable_broker_fails_at_the_first_attempt():
+    """kombu would otherwise retry for about 6 s while the lab waits for its answer."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    conf = current_app.conf
+    previous = conf.broker_url
+    conf.broker_url = f"redis://127.0.0.1:{closed_port}/0"
+    try:
+        with pytest.raises(BrokerDown):
+            REAL_PUBLISH(1)
+    finally:
+        conf.broker_url = previous

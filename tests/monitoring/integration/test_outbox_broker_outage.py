@@ -1,0 +1,242 @@
+"""A real Celery worker against a real Redis: no Step 2 trigger is lost while the broker is down.
+
+The test starts its own redis-server on a free port (never the shared 6379 one) and a worker
+subprocess on the test database. It posts results while the broker is up, stops the broker,
+posts rising results (each stored and answered 201, the after-commit enqueue failing), restarts
+the broker, and sends the drain task as the beat would, plus duplicates of every task. Every
+trigger is then processed exactly once: one Step 2 trigger per rising result, each outbox row
+claimed by a single attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from celery import current_app
+from django.db import connection
+
+from monitoring.models import TriggerOutbox
+from tests.monitoring.conftest import day, draw, lab_client, payload, variant
+from tests.trial import factories as f
+from trial.models import Step2Trigger, TriggerStatus
+
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+]
+
+ROOT = Path(__file__).resolve().parents[3]
+DEADLINE_S = 90
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(
+    predicate, what: str, process: subprocess.Popen | None = None, log: Path | None = None
+):
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if process is not None and process.poll() is not None:
+            break
+        time.sleep(0.2)
+    detail = log.read_text()[-4000:] if log is not None and log.exists() else ""
+    pytest.fail(f"gave up waiting for {what}\n{detail}")
+
+
+class RedisServer:
+    """A private redis-server the test may stop and start at will."""
+
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port = port
+        self.workdir = workdir
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_connect_timeout=1)
+
+    def _up(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is required for this integration test")
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(self._up, "redis-server to start", self.process)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+@pytest.fixture
+def broker(tmp_path):
+    server = RedisServer(_free_port(), tmp_path)
+    server.start()
+    app = current_app._get_current_object()
+    previous = app.conf.broker_url
+    app.conf.broker_url = server.url
+    app._after_fork()  # drop pooled connections to the previous broker
+    yield server
+    server.stop()
+    app.conf.broker_url = previous
+    app._after_fork()
+
+
+@pytest.fixture
+def worker(broker, tmp_path):
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "deploy.settings",
+        "REDIS_URL": broker.url,
+        "DATABASE_URL": (
+            f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
+        "CONN_MAX_AGE": "0",
+    }
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "deploy",
+                "worker",
+                "--pool=solo",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel=INFO",
+                f"--hostname=ctdna-outage-{broker.port}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    process.log = log  # type: ignore[attr-defined]
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def isolated_cache(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "outage",
+        }
+    }
+
+
+def _queue_drained(server: RedisServer) -> bool:
+    """Nothing waiting and nothing delivered but unacknowledged (acks_late)."""
+    client = server.client()
+    return client.llen("celery") == 0 and client.hlen("unacked") == 0
+
+
+def test_no_trigger_is_lost_while_the_broker_is_down(
+    broker, worker, isolated_cache, lab_a, investigator_a, site_a, pada1, ctdna_clock
+):
+    client = lab_client(lab_a)
+    patients = [
+        f.enrolled(by=investigator_a, site=site_a, version=pada1, today=day(0), number=f"S{n}")
+        for n in range(4)
+    ]
+    rising = []
+    for index, patient in enumerate(patients):
+        baseline = draw(patient, f"T{index}-0", day(0), investigator_a)
+        r = client.post("/api/v1/ctdna/results/", payload(baseline), format="json")
+        assert r.status_code == 201, r.json()
+        rising.append(draw(patient, f"T{index}-1", day(42), investigator_a))
+
+    # Broker up: the after-commit enqueue reaches the worker.
+    r = client.post(
+        "/api/v1/ctdna/results/", payload(rising[0], variants=[variant()]), format="json"
+    )
+    assert r.json()["interpretation"]["patient_status"] == "rising"
+    _wait_for(
+        lambda: Step2Trigger.objects.filter(patient=patients[0]).exists(),
+        "the worker to process the first trigger",
+        worker,
+        worker.log,
+    )
+
+    # Broker down: results are stored and answered, triggers wait in the outbox.
+    broker.stop()
+    for sample in rising[1:]:
+        r = client.post(
+            "/api/v1/ctdna/results/", payload(sample, variants=[variant()]), format="json"
+        )
+        assert r.status_code == 201, r.json()
+        assert r.json()["interpretation"]["next_action"] == "imaging_required"
+    pending = list(TriggerOutbox.objects.filter(processed_at=None).values_list("pk", flat=True))
+    assert len(pending) == 3
+    assert Step2Trigger.objects.count() == 1
+
+    # Broker back: the beat's drain picks the rows up; duplicate deliveries change nothing.
+    broker.start()
+    current_app.send_task("monitoring.tasks.outbox_drain_task")
+    for outbox_id in pending:
+        current_app.send_task("monitoring.tasks.process_outbox_task", args=[outbox_id])
+    current_app.send_task("monitoring.tasks.outbox_drain_task")
+    _wait_for(
+        lambda: not TriggerOutbox.objects.filter(processed_at=None).exists(),
+        "the drain to process the outbox",
+        worker,
+        worker.log,
+    )
+    _wait_for(lambda: _queue_drained(broker), "every task to be acknowledged", worker, worker.log)
+
+    triggers = Step2Trigger.objects.order_by("patient_id")
+    assert [t.patient_id for t in triggers] == [p.pk for p in patients]
+    assert all(t.status == TriggerStatus.IMAGING_REQUIRED for t in triggers)
+    assert all(t.created_by_id == lab_a.service_user_id for t in triggers)
+    rows = TriggerOutbox.objects.order_by("pk")
+    assert [(row.attempts, row.outcome, row.last_error) for row in rows] == [(1, "opened", "")] * 4
+    assert {f"ctdna-result-{row.result_id}" for row in rows} == {t.source_ref for t in triggers}
