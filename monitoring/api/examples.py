@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample
 
+FHIR_JSON = "application/fhir+json"
+
 RESULT = {
     "sample_id": "S-000123",
     "patient_id": "PADA1-FR01-0007",
@@ -302,7 +304,9 @@ stored: 400 for structure, codes and values; 403, 409 or 422 when every problem 
 """
 
 FHIR_EXAMPLES = [
-    OpenApiExample("transaction Bundle", value=FHIR_BUNDLE, request_only=True),
+    OpenApiExample(
+        "transaction Bundle", value=FHIR_BUNDLE, request_only=True, media_type=FHIR_JSON
+    ),
     OpenApiExample(
         "transaction-response",
         value={
@@ -314,6 +318,7 @@ FHIR_EXAMPLES = [
         },
         response_only=True,
         status_codes=["200"],
+        media_type=FHIR_JSON,
     ),
     OpenApiExample(
         "OperationOutcome",
@@ -333,5 +338,6 @@ FHIR_EXAMPLES = [
         },
         response_only=True,
         status_codes=["400"],
+        media_type=FHIR_JSON,
     ),
 ]
