@@ -22,9 +22,12 @@ from dataclasses import dataclass
 from django.db.models import DateField, F, OuterRef, Q, Subquery
 
 from randomization.models import Allocation
-from trial.models import CENTRAL_ROLES, OverallResponse, SurvivalContact, TumourAssessment
+from trial.models import OverallResponse, Role, SurvivalContact, TumourAssessment
 from trial.selectors.access import User, require_role
 
+# Outcome by arm is for the data-monitoring roles; the sponsor monitor sees efficacy pooled
+# over the arms (monitoring/dashboard/access.py).
+PFS_READERS = frozenset({Role.STATISTICIAN, Role.DATA_MANAGER})
 PROGRESSION = "progression"
 DEATH = "death"
 
@@ -54,8 +57,9 @@ def _first(queryset, field: str, *, descending: bool = False) -> Subquery:
 def pfs_from_randomization(
     *, user: User | None, protocol_code: str | None = None, cutoff: dt.date | None = None
 ) -> list[PfsObservation]:
-    """PFS of every randomized patient (central roles only: role_not_allowed otherwise)."""
-    require_role(user, CENTRAL_ROLES)
+    """PFS of every randomized patient, by arm: the statistician and the data manager only
+    (role_not_allowed otherwise)."""
+    require_role(user, PFS_READERS)
     window = Q(assessed_on__gte=OuterRef("allocated_on"))
     deaths = Q(death_on__isnull=False, death_on__gte=OuterRef("allocated_on"))
     if cutoff is not None:

@@ -65,17 +65,18 @@ def test_no_assessment_after_randomization_is_censored_at_day_zero(randomized, s
     assert all(r.end_on == r.randomized_on for r in rows)
 
 
-def test_a_data_cutoff_ignores_later_events(randomized, investigator_a, sponsor, today):
+def test_a_data_cutoff_ignores_later_events(randomized, investigator_a, data_manager, today):
     (patient, _, start), *_ = randomized
     rf.assess(patient, by=investigator_a, on=start + 10 * DAY, today=today)
     rf.assess(patient, by=investigator_a, on=start + 30 * DAY, today=today, new_lesions=True)
-    row = by_patient(pfs_from_randomization(user=sponsor, cutoff=start + 20 * DAY))[patient.pk]
+    row = by_patient(pfs_from_randomization(user=data_manager, cutoff=start + 20 * DAY))[patient.pk]
     assert (row.time_days, row.event) == (10, False)
 
 
-def test_only_central_roles_read_pfs(investigator_a):
+@pytest.mark.parametrize("persona", ["investigator_a", "coordinator_a", "sponsor"])
+def test_only_the_data_monitoring_roles_read_pfs_by_arm(request, persona):
     with pytest.raises(DomainError) as caught:
-        pfs_from_randomization(user=investigator_a)
+        pfs_from_randomization(user=request.getfixturevalue(persona))
     assert caught.value.code == "role_not_allowed"
 
 
