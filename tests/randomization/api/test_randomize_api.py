@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 
 from randomization.models import Allocation
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_user
 from tests.randomization import factories as rf
 from tests.trial import factories as f
+from trial.models import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +173,11 @@ def test_allocation_is_shown_to_the_site_only_once_made(
     assert api(coordinator_a).get(url).json() == reply
     assert api(sponsor).get(url).status_code == 200
     assert_error(api(investigator_b).get(url), 404, "not_found")
+
+
+def test_errors_speak_the_user_language(api, site_a, pada1, today, design):
+    french = make_user("inv_fr", Role.INVESTIGATOR, [site_a], language="fr")
+    patient = f.enrolled(by=french, site=site_a, version=pada1, today=today, number="FR1")
+    body = post(api(french), patient).json()
+    assert body["code"] == "not_eligible"
+    assert body["message"] == "La patiente n'est pas éligible à la randomisation."
