@@ -4,7 +4,7 @@ commands, allocations through the randomize endpoint).
 Concealment: designs and their lists are visible to the statistician and the data manager
 only, and opening a design's page (which shows its list) leaves an audit event. Site staff
 see their own sites' allocations, which exist only once made; the list entry behind an
-allocation (its block) is never shown.
+allocation (its block) is never shown. The sponsor monitor sees no patient-level arm.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from randomization.models import Allocation, Crossover, Design, Method
+from randomization.selectors.allocations import ALLOCATION_READERS
 from randomization.selectors.designs import LIST_READERS, design_draws, design_entries
 from randomization.services.lifecycle import design_list_open
 from trial.admin import RoleScopedAdmin
-from trial.models import CENTRAL_ROLES, SITE_ROLES
 
 
 class ReadOnlyAdmin(RoleScopedAdmin):
@@ -111,7 +111,7 @@ class DesignAdmin(ReadOnlyAdmin):
 @admin.register(Allocation)
 class AllocationAdmin(ReadOnlyAdmin):
     site_field = "patient__site"
-    read_roles = SITE_ROLES | CENTRAL_ROLES
+    read_roles = ALLOCATION_READERS
     list_display = [
         "patient",
         "arm",
@@ -144,7 +144,7 @@ class AllocationAdmin(ReadOnlyAdmin):
 @admin.register(Crossover)
 class CrossoverAdmin(ReadOnlyAdmin):
     site_field = "patient__site"
-    read_roles = SITE_ROLES | CENTRAL_ROLES
+    read_roles = ALLOCATION_READERS
     list_display = ["patient", "decided_on", "progression", "line", "created_by"]
     list_select_related = ["patient__site", "progression", "line__patient", "created_by"]
     fields = ["patient", "allocation", "progression", "line", "decided_on", "created_by"]

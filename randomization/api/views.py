@@ -89,6 +89,9 @@ class PatientCrossoverApi(TrialApiView):
 
 
 class PatientAllocationApi(TrialApiView):
+    """The site's own patient once randomized, or a data-monitoring role; the sponsor monitor
+    gets ``role_not_allowed`` (arm counts only, in the balance report)."""
+
     permission_classes = [IsStaffReader]
 
     @extend_schema(

@@ -56,6 +56,12 @@ def test_the_statistician_opens_a_design_and_the_view_is_logged(client, statisti
     assert b'name="_save"' not in page.content
 
 
+def test_the_sponsor_sees_no_patient_level_arm(client, sponsor, design):
+    client = as_user(client, sponsor)
+    assert client.get(ALLOCATIONS).status_code == 403
+    assert client.get("/admin/randomization/crossover/").status_code == 403
+
+
 def test_allocations_are_site_scoped_read_only_and_never_show_the_block(
     client, investigator_a, investigator_b, site_a, site_b, pada1, today, design
 ):

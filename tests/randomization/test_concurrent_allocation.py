@@ -156,6 +156,11 @@ def test_thousands_of_concurrent_attempts_allocate_each_patient_once_in_list_ord
         assert [a.sequence_number for a in taken] == list(range(1, len(taken) + 1))
         assert all(a.arm == entries[(stratum, a.sequence_number)] for a in taken)
         assert StratumCursor.objects.get(design=design, stratum=stratum).allocated == len(taken)
+        # so the stratum's imbalance never exceeds half the largest block (6 / 2)
+        running = 0
+        for allocation in taken:
+            running += 1 if allocation.arm == "A" else -1
+            assert abs(running) <= max(design.block_sizes) // 2
     assert AuditEvent.objects.filter(action="patient_randomized").count() == len(patients)
     assert set(Step2Trigger.objects.values_list("status", flat=True)) == {TriggerStatus.RANDOMIZED}
     for patient in patients:

@@ -171,7 +171,7 @@ def test_allocation_is_shown_to_the_site_only_once_made(
     assert_error(api(coordinator_a).get(url), 404, "not_found")
     reply = post(api(investigator_a), patient).json()
     assert api(coordinator_a).get(url).json() == reply
-    assert api(sponsor).get(url).status_code == 200
+    assert_error(api(sponsor).get(url), 403, "role_not_allowed")
     assert_error(api(investigator_b).get(url), 404, "not_found")
 
 
