@@ -1,0 +1,21 @@
+"""Celery tasks of the central-monitoring exports (queue ``exports``)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from .services import export_job_run
+
+
+@shared_task(
+    name="monitoring.dashboard.tasks.export_run_task",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def export_run_task(job_id: int) -> bool:
+    """Write one export job's file; a re-delivery finds the job claimed and does nothing."""
+    return export_job_run(job_id=job_id)
