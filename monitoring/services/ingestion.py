@@ -136,7 +136,6 @@ def ctdna_result_ingest(
             lab=lab,
             payload=payload,  # type: ignore[arg-type]
             submission=submission,
-            today=today,
             entry_indexes=entry_indexes,
         )
 
@@ -158,11 +157,7 @@ def ctdna_results_ingest_all(
                 _check_payload(item, today)
                 with transaction.atomic():
                     outcome: IngestOutcome | DomainError = _ingest(
-                        lab=lab,
-                        payload=item,
-                        submission=submission,
-                        today=today,
-                        entry_indexes=indexes,
+                        lab=lab, payload=item, submission=submission, entry_indexes=indexes
                     )
             except DomainError as error:
                 outcome = error
@@ -267,9 +262,9 @@ def _ingest(
     lab: Lab,
     payload: Mapping[str, Any],
     submission: LabSubmission,
-    today: dt.date,
     entry_indexes: Sequence[int],
 ) -> IngestOutcome:
+    """Steps 3-6 inside the caller's transaction (payload already checked)."""
     # Serialise the patient's results: each interpretation reads the previous result.
     patient = (
         Patient.objects.select_for_update()

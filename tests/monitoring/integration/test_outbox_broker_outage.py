@@ -37,6 +37,13 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[3]
 DEADLINE_S = 90
+TASKS = ("monitoring.tasks.process_outbox_task", "monitoring.tasks.outbox_drain_task")
+
+
+def _queues() -> list[str]:
+    """The queues the app routes the outbox tasks to (whatever deploy/celery.py says)."""
+    router = current_app.amqp.router
+    return sorted({router.route({}, name)["queue"].name for name in TASKS})
 
 
 def _free_port() -> int:
@@ -147,6 +154,7 @@ def worker(broker, tmp_path):
                 "--without-mingle",
                 "--without-gossip",
                 "--loglevel=INFO",
+                f"--queues={','.join(_queues())}",
                 f"--hostname=ctdna-outage-{broker.port}@%h",
             ],
             cwd=ROOT,
@@ -177,7 +185,8 @@ def isolated_cache(settings):
 def _queue_drained(server: RedisServer) -> bool:
     """Nothing waiting and nothing delivered but unacknowledged (acks_late)."""
     client = server.client()
-    return client.llen("celery") == 0 and client.hlen("unacked") == 0
+    waiting = sum(client.llen(queue) for queue in _queues())
+    return waiting == 0 and client.hlen("unacked") == 0
 
 
 def test_no_trigger_is_lost_while_the_broker_is_down(
