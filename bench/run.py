@@ -9,6 +9,7 @@ migrates it, seeds it through the product's services, then measures:
 2. through gunicorn (loopback, ``bench.settings``): the bare DRF insert with history, ctDNA
    ingestion (JSON, batch, FHIR) and a read, with wrk (or a Python client without wrk);
 3. the web workers' peak RSS after 10,000 requests;
+4. the daily schedule job at 1k, 10k and 50k active patients (time and query count);
 
 and writes ``reports/bench/REPORT.md`` and ``results.json``. The database is dropped at the
 end. Every part is bounded in time; the whole run takes a few minutes on 2 cores.
@@ -24,7 +25,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make the repository importable
@@ -42,6 +43,7 @@ from bench.compose import (  # noqa: E402
     http_section,
     memory_section,
     pgbench_section,
+    schedule_section,
     setup_section,
 )
 from bench.database import (  # noqa: E402
@@ -56,6 +58,9 @@ from bench.load import wrk_available  # noqa: E402
 from bench.machine import load_average, machine_describe  # noqa: E402
 from bench.markdown import Section, render_report  # noqa: E402
 from bench.server import gunicorn_start, process_environment  # noqa: E402
+
+if TYPE_CHECKING:
+    from bench.schedule import ScheduleBench
 from bench.web import (  # noqa: E402
     Endpoint,
     EndpointResult,
@@ -72,11 +77,13 @@ WORK_DIR = ROOT / "var" / "bench"
 # measurement, well above what 2 cores reach, so a run does not run out.
 MAX_RESULTS_PER_S = {JSON_SINGLE: 1200, BATCH: 5000, FHIR: 2500}
 ENDPOINTS = (BASELINE, JSON_SINGLE, BATCH, FHIR, READ)
+PGBENCH, SCHEDULE = "pgbench", "schedule"
+PARTS = (PGBENCH, *ENDPOINTS, SCHEDULE)
+SCHEDULE_SIZES = (1_000, 10_000, 50_000)
+QUICK_SCHEDULE_SIZES = (100, 300, 1_000)
 NOT_MEASURED = [
     "randomization throughput and latency at 1, 8 and 32 clients: its own script, "
     "`bench/bench_randomization.py`, writes `reports/bench/randomization.md`",
-    "the daily schedule job at 1k, 10k and 50k active patients: "
-    "`trial.services.schedule.schedule_daily` has not landed",
     "dashboard pages and admin lists at 50k patients: the dashboards have not landed",
     "the simulator's wall time for 1,000 patients over 3 years: the simulator has not landed",
     "peak RSS of a Celery worker after a day's jobs at 50k patients, and of a full export at "
@@ -99,6 +106,7 @@ class Options:
     python_client: bool
     out: Path
     only: frozenset[str]
+    schedule_sizes: tuple[int, ...]
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -116,9 +124,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--keep-db", action="store_true", help="leave the database for a look")
     parser.add_argument("--python-client", action="store_true", help="do not use wrk")
     parser.add_argument("--out", type=Path, default=REPORT_DIR)
-    parser.add_argument(
-        "--only", default="", help=f"comma-separated endpoints, of: {', '.join(ENDPOINTS)}"
-    )
+    parser.add_argument("--only", default="", help=f"comma-separated parts, of: {', '.join(PARTS)}")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.patients = 3.0, 1.0, 30
@@ -136,7 +142,8 @@ def parse_args(argv: list[str] | None) -> Options:
         keep_db=args.keep_db,
         python_client=args.python_client,
         out=args.out,
-        only=frozenset(filter(None, args.only.split(","))) or frozenset(ENDPOINTS),
+        only=frozenset(filter(None, args.only.split(","))) or frozenset(PARTS),
+        schedule_sizes=QUICK_SCHEDULE_SIZES if args.quick else SCHEDULE_SIZES,
     )
 
 
@@ -156,6 +163,8 @@ def bench_environment(database_url: str) -> dict[str, str]:
         "USER_THROTTLE_RATE": "1000000/min",
         # One JSON access line per request, as in production (written to var/bench/web.log).
         "LOG_FORMAT": "json",
+        # Reminders are kept in memory: handing them to an SMTP server is not measured.
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
 
 
@@ -237,7 +246,9 @@ def seed_workload(options: Options) -> Workload:
 
 def run_http(
     options: Options, workload: Workload, env: dict[str, str], use_wrk: bool
-) -> tuple[list[EndpointResult], MemoryResult]:
+) -> tuple[list[EndpointResult], MemoryResult | None]:
+    if not options.only & set(ENDPOINTS):
+        return [], None
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     plan = LoadPlan(
         connections=options.connections,
@@ -280,7 +291,9 @@ def run_http(
 
 
 def run_pgbench(options: Options, pg: Server) -> list[PgbenchResult]:
-    results = []
+    results: list[PgbenchResult] = []
+    if PGBENCH not in options.only:
+        return results
     for clients in sorted({1, options.workers}):
         log(f"pgbench, {clients} client(s)")
         results.append(
@@ -290,6 +303,17 @@ def run_pgbench(options: Options, pg: Server) -> list[PgbenchResult]:
         )
         log(f"  {results[-1].tps:,.0f} tps")
     return results
+
+
+def run_schedule(options: Options) -> ScheduleBench | None:
+    if SCHEDULE not in options.only:
+        return None
+    from bench import schedule
+    from bench.seed import screening_values
+
+    return schedule.bench_schedule(
+        sizes=options.schedule_sizes, values=screening_values(age=62), log=log
+    )
 
 
 def to_jsonable(value: Any) -> Any:
@@ -328,10 +352,17 @@ def main(argv: list[str] | None = None) -> int:
 
         call_command("migrate", verbosity=0)
         redis_flush()
-        workload = seed_workload(options)
+        if options.only & set(ENDPOINTS):
+            workload = seed_workload(options)
+        else:
+            from trial.services.protocols import PROTOCOL_DIR, protocol_load_file
+
+            protocol_load_file(PROTOCOL_DIR / "pada1.yaml")
+            workload = Workload(lab_token="", reader_token="", endpoints=[], samples=0)
         connections.close_all()
         pgbench = run_pgbench(options, pg)
         http, memory = run_http(options, workload, env, use_wrk)
+        schedule = run_schedule(options)
     finally:
         from django.db import connections
 
@@ -350,13 +381,16 @@ def main(argv: list[str] | None = None) -> int:
         samples=workload.samples,
         quick=options.quick,
     )
-    figures = figures_of(setup=setup, pgbench=pgbench, http=http, memory=memory)
-    sections: list[Section] = [
-        setup_section(setup, generator),
-        http_section(http, pgbench),
-        pgbench_section(pgbench),
-        memory_section(memory),
-    ]
+    figures = figures_of(setup=setup, pgbench=pgbench, http=http, memory=memory, schedule=schedule)
+    sections: list[Section] = [setup_section(setup, generator)]
+    if http:
+        sections.append(http_section(http, pgbench))
+    if pgbench:
+        sections.append(pgbench_section(pgbench))
+    if memory is not None:
+        sections.append(memory_section(memory))
+    if schedule is not None:
+        sections.append(schedule_section(schedule))
     wall_time_s = time.monotonic() - started
     machine = dataclasses.replace(machine, load_after=load_average())
     options.out.mkdir(parents=True, exist_ok=True)
@@ -379,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
                     "pgbench": pgbench,
                     "http": http,
                     "memory": memory,
+                    "schedule": schedule,
                     "wall_time_s": wall_time_s,
                 }
             ),

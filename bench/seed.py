@@ -71,7 +71,9 @@ def seed_accounts() -> Accounts:
     )
 
 
-def _screening_values(version: ProtocolVersion, age: int) -> dict[str, Any]:
+def screening_values(*, age: int, version: ProtocolVersion | None = None) -> dict[str, Any]:
+    """Screening data of an eligible PADA-1 patient (the demo's), every attestation answered."""
+    version = version or protocol_current_version("PADA1")
     attestations = {
         criterion["id"]: criterion["id"] in ATTESTED
         for section in ("inclusion", "exclusion")
@@ -110,7 +112,7 @@ def seed_enrolled_patients(*, accounts: Accounts, count: int, today: dt.date) ->
         svc.eligibility_submit(
             by=by,
             patient=patient,
-            submitted=_screening_values(version, age),
+            submitted=screening_values(age=age, version=version),
             screening_date=today,
             today=today,
         )

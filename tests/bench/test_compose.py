@@ -2,12 +2,23 @@
 
 import pytest
 
-from bench.compose import BASELINE, BATCH, JSON_SINGLE, READ, Setup, figures_of, http_section
+from bench.compose import (
+    BASELINE,
+    BATCH,
+    JSON_SINGLE,
+    READ,
+    Setup,
+    figures_of,
+    http_section,
+    schedule_figures,
+)
 from bench.database import PgbenchResult
 from bench.figures import Verdict
 from bench.load import LoadResult
+from bench.schedule import ScheduleBench, ScheduleRun
 from bench.stats import Latency
 from bench.web import EndpointResult, MemoryResult
+from trial.services.schedule import DailyResult
 
 SETUP = Setup(
     workers=4,
@@ -109,3 +120,32 @@ def test_http_details_compare_with_bare_and_pgbench():
     rows = section.body.splitlines()
     assert rows[2].endswith("| - | 0.06 |")  # the bare endpoint: 500 of pgbench's 8,000
     assert rows[3].endswith("| 0.80 | 0.05 |")
+
+
+def _schedule_run(patients, seconds, other, claims):
+    return ScheduleRun(
+        patients=patients,
+        schedule_rows=patients * 30,
+        seconds=seconds,
+        queries={"item claim": claims, "per site": 200, "other": other},
+        result=DailyResult(claims, claims, 0, claims, 0),
+    )
+
+
+def test_schedule_figures_time_at_each_size_and_queries_independent_of_patients():
+    runs = (
+        _schedule_run(1_000, 0.4, 5, 100),
+        _schedule_run(10_000, 1.5, 5, 1_000),
+        _schedule_run(50_000, 6.2, 5, 5_000),
+    )
+    bench = ScheduleBench(runs=runs, warmup=runs[0], template_rows=80, seed_seconds=60)
+    figures = _by_name(schedule_figures(bench))
+    assert figures["daily schedule job, 1k active patients"].verdict is Verdict.NO_TARGET
+    at_50k = figures["daily schedule job, 50k active patients"]
+    assert (at_50k.value, at_50k.verdict, at_50k.note) == (
+        6.2,
+        Verdict.SHORT,
+        "15,000 items handled",
+    )
+    queries = figures["daily schedule job, 50k: queries not per item or per site"]
+    assert (queries.value, queries.baseline_value, queries.verdict) == (5, 5, Verdict.PASS)
