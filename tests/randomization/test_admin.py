@@ -3,12 +3,15 @@ read-only and site-scoped, query counts flat."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from randomization.models import Allocation
 from randomization.services.allocation import patient_randomize
+from randomization.services.crossover import patient_crossover
 from randomization.services.designs import design_generate
 from tests.conftest import PASSWORD
 from tests.randomization import factories as rf
@@ -101,3 +104,30 @@ def test_design_list_query_count_does_not_grow(client, statistician, pada1, desi
     with CaptureQueriesContext(connection) as three:
         client.get(DESIGNS)
     assert len(three) == len(one)
+
+
+def test_crossover_list_query_count_does_not_grow(
+    client, statistician, investigator_a, site_a, pada1, today, design
+):
+    def crossed(start):
+        patient, _, randomized_on = rf.randomized_on_arm(
+            "A", by=investigator_a, site=site_a, version=pada1, today=today, start=start
+        )
+        rf.assess(
+            patient,
+            by=investigator_a,
+            on=randomized_on + dt.timedelta(days=20),
+            today=today,
+            new_lesions=True,
+        )
+        patient_crossover(patient=patient, by=investigator_a, password=PASSWORD, today=today)
+
+    client = as_user(client, statistician)
+    crossed(0)
+    with CaptureQueriesContext(connection) as one:
+        client.get("/admin/randomization/crossover/")
+    crossed(10)
+    with CaptureQueriesContext(connection) as two:
+        page = client.get("/admin/randomization/crossover/")
+    assert page.status_code == 200 and page.content.decode().count("PADA1-FR01-") >= 2
+    assert len(two) == len(one)

@@ -181,3 +181,14 @@ def test_errors_speak_the_user_language(api, site_a, pada1, today, design):
     body = post(api(french), patient).json()
     assert body["code"] == "not_eligible"
     assert body["message"] == "La patiente n'est pas éligible à la randomisation."
+
+
+def test_the_patient_audit_trail_shows_the_allocation_but_not_its_list_slot(
+    api, investigator_a, coordinator_a, patient
+):
+    post(api(investigator_a), patient)
+    trail = api(coordinator_a).get(f"/api/v1/patients/{patient.pk}/audit/").json()
+    (created,) = [e for e in trail if e["record"] == "randomization.Allocation"]
+    assert created["action"] == "created" and created["user"] == investigator_a.username
+    assert created["changes"]["arm"][1] in {"A", "B"}
+    assert "list_entry" not in created["changes"] and "list_entry_id" not in created["changes"]
