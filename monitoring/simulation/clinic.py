@@ -213,7 +213,9 @@ class Clinic:
 
     def _on_register(self, run: PatientRun, day: dt.date) -> None:
         team, plan = run.team, run.plan
-        run.patient = patients.patient_register(
+        run.patient = self.sim.meter.call(
+            "patient_register",
+            patients.patient_register,
             by=team.coordinator,
             site=team.site,
             protocol_version=self.world.version,
@@ -222,7 +224,9 @@ class Clinic:
             sex="female",
             menopausal_status="postmenopausal",
         )
-        patients.consent_record(
+        self.sim.meter.call(
+            "consent_record",
+            patients.consent_record,
             by=team.coordinator,
             patient=run.patient,
             form_version="ICF-1.0",
@@ -247,7 +251,9 @@ class Clinic:
 
     def _on_screen(self, run: PatientRun, day: dt.date) -> None:
         team = run.team
-        assessment = patients.eligibility_submit(
+        assessment = self.sim.meter.call(
+            "eligibility_submit",
+            patients.eligibility_submit,
             by=team.coordinator,
             patient=run.patient,
             submitted=self._screening_values(run, day),
@@ -259,8 +265,12 @@ class Clinic:
         if assessment.eligible == bool(failure) or (failure and failing != [failure]):
             self.fail(day, run, f"eligibility {failing} does not match the plan ({failure})")
         if failure:
-            patients.patient_screen_fail(
-                by=team.investigator, patient=run.patient, reason=f"criterion {failure} not met"
+            self.sim.meter.call(
+                "patient_screen_fail",
+                patients.patient_screen_fail,
+                by=team.investigator,
+                patient=run.patient,
+                reason=f"criterion {failure} not met",
             )
             self.set_phase(run, "screen_failed")
             return
@@ -268,7 +278,9 @@ class Clinic:
 
     def _on_enrol(self, run: PatientRun, day: dt.date) -> None:
         team, plan = run.team, run.plan
-        patients.patient_enrol(
+        self.sim.meter.call(
+            "patient_enrol",
+            patients.patient_enrol,
             by=team.investigator,
             patient=run.patient,
             endocrine_drug=plan.endocrine_drug,
@@ -277,7 +289,9 @@ class Clinic:
         )
         self._refresh(run)
         self.set_phase(run, "step1")
-        tumour.tumour_assessment_record(
+        self.sim.meter.call(
+            "tumour_assessment_record",
+            tumour.tumour_assessment_record,
             patient=run.patient,
             by=team.investigator,
             assessed_on=day,
@@ -297,10 +311,10 @@ class Clinic:
         digest = zlib.crc32(f"{self.sim.config.seed}:{run.plan.index}:{key}:{planned_on}".encode())
         return planned_on + (digest % (2 * jitter + 1) - jitter) * DAY
 
-    def calendar_day(self, day: dt.date) -> None:
-        """Every site works through the items of the product's calendar planned for today."""
+    def calendar_rows(self, day: dt.date) -> list[tuple]:
+        """The open items of every site's calendar to do today (one query)."""
         jitter = self.scenario.imaging_jitter_days * DAY
-        rows = (
+        return list(
             ScheduleItem.objects.filter(status=ItemStatus.DUE, held=False, window_opens__lte=day)
             .filter(
                 Q(planned_on=day)
@@ -312,6 +326,9 @@ class Clinic:
             )
             .values_list("patient_id", "line_id", "kind", "key", "cycle", "cycle_day", "planned_on")
         )
+
+    def calendar_day(self, day: dt.date, rows: list[tuple]) -> None:
+        """Every site works through the items of the product's calendar planned for today."""
         by_patient: dict[int, list[tuple]] = defaultdict(list)
         for row in rows:
             by_patient[row[0]].append(row)
@@ -340,8 +357,13 @@ class Clinic:
             elif kind == ItemKind.BLOOD_COUNT and cycle_day not in (None, 1):
                 self._scheduled_count(run, day, cycle, cycle_day)
             elif kind == ItemKind.FULVESTRANT_INJECTION:
-                cycles.fulvestrant_injection_record(
-                    patient=run.patient, on=day, by=run.team.coordinator, today=day
+                self.sim.meter.call(
+                    "fulvestrant_injection_record",
+                    cycles.fulvestrant_injection_record,
+                    patient=run.patient,
+                    on=day,
+                    by=run.team.coordinator,
+                    today=day,
                 )
             elif kind == ItemKind.CTDNA and planned_on == day:
                 self._draw(run, day)
@@ -365,7 +387,14 @@ class Clinic:
         self._start_cycle(run, day)
 
     def _start_cycle(self, run: PatientRun, day: dt.date) -> None:
-        cycle = cycles.cycle_start(patient=run.patient, on=day, by=run.team.investigator, today=day)
+        cycle = self.sim.meter.call(
+            "cycle_start",
+            cycles.cycle_start,
+            patient=run.patient,
+            on=day,
+            by=run.team.investigator,
+            today=day,
+        )
         run.cycles[cycle.number] = day
         if run.phase == "step1" and cycle.number == 1:
             self._step1_started(run, day)
@@ -386,7 +415,9 @@ class Clinic:
         marrow = run.marrow
         anc = marrow.anc(cycle=cycle, day=cycle_day, repeat=repeat, reductions=run.reductions)
         fever = 38.7 if anc < 1 and marrow.febrile() else None
-        return blood_counts.blood_count_record(
+        return self.sim.meter.call(
+            "blood_count_record",
+            blood_counts.blood_count_record,
             patient=run.patient,
             by=run.team.coordinator,
             drawn_on=day,
@@ -406,7 +437,8 @@ class Clinic:
         if decision.action == DoseAction.CONSIDER_REDUCTION:
             accept = run.rng.random() < self.scenario.consider_reduction_accepted
             dose = decision.proposed_next_dose_mg if accept else decision.current_dose_mg
-        signed = cycles.dose_decision_confirm(
+        signed = self.sim.meter.call(
+            "dose_decision_confirm", cycles.dose_decision_confirm,
             decision=decision, by=run.team.investigator, password=self.password, today=day,
             dose_mg=dose,
         )  # fmt: skip
@@ -452,7 +484,9 @@ class Clinic:
             self.sim.plan(day + 7 * DAY, run, "recovery")
             return
         anc = result.blood_count.anc_g_per_l
-        cycle = cycles.cycle_hold_release(
+        cycle = self.sim.meter.call(
+            "cycle_hold_release",
+            cycles.cycle_hold_release,
             patient=run.patient,
             on=day,
             reason=f"ANC {anc} G/L: grade <= 2",
@@ -465,7 +499,9 @@ class Clinic:
     def _on_delay(self, run: PatientRun, day: dt.date, number: int) -> None:
         if run.hold or number != len(run.cycles) + 1:
             return
-        cycles.cycle_delay(
+        self.sim.meter.call(
+            "cycle_delay",
+            cycles.cycle_delay,
             patient=run.patient,
             planned_d1=run.cycles[number - 1] + 35 * DAY,
             reason="the patient asked to postpone the visit by a week",
@@ -486,6 +522,7 @@ class Clinic:
             reverse("patient-samples", args=[patient.pk]),
             {"sample_id": sample_id, "drawn_on": day.isoformat()},
             expect=201,
+            operation="POST patients/{id}/samples",
         )
         if run.esr1_on is not None and day >= run.esr1_on and run.clone is None:
             run.clone = clone_level(plan, run.rng)
@@ -572,7 +609,9 @@ class Clinic:
         if run.last_imaging is not None and day <= run.last_imaging:
             return
         progression = run.progression_on is not None and day >= run.progression_on
-        assessment = tumour.tumour_assessment_record(
+        assessment = self.sim.meter.call(
+            "tumour_assessment_record",
+            tumour.tumour_assessment_record,
             patient=run.patient,
             by=run.team.investigator,
             assessed_on=day,
@@ -617,7 +656,9 @@ class Clinic:
         plan, patient, team = run.plan, run.patient, run.team
         assert patient is not None and run.detected_on is not None and run.c1d1 is not None
         long_on_step1 = (run.detected_on - run.c1d1).days >= 365
-        patients.patient_update(
+        self.sim.meter.call(
+            "patient_update",
+            patients.patient_update,
             by=team.investigator,
             patient=patient,
             changes={
@@ -633,6 +674,7 @@ class Clinic:
             reverse("patient-randomize", args=[patient.pk]),
             {"password": self.password},
             expect=200,
+            operation="POST patients/{id}/randomize",
             HTTP_IDEMPOTENCY_KEY=f"sim-{self.sim.config.seed}-{plan.index + 1}",
         )
         run.arm = answer["arm"]
@@ -650,6 +692,7 @@ class Clinic:
             reverse("patient-crossover", args=[patient.pk]),
             {"password": self.password},
             expect=201,
+            operation="POST patients/{id}/crossover",
         )
         self._new_line(run, "step3")
         self._progression_at(run, day + math.ceil(run.plan.step3_pfs_days) * DAY)
@@ -662,7 +705,9 @@ class Clinic:
         rng = run.rng
         responses = {str(item): rng.randint(1, 4) for item in range(1, 29)}
         responses |= {"29": rng.randint(3, 7), "30": rng.randint(3, 7)}
-        qol.qol_submit(
+        self.sim.meter.call(
+            "qol_submit",
+            qol.qol_submit,
             patient=run.patient,
             by=run.team.coordinator,
             completed_on=day,

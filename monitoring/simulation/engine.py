@@ -34,6 +34,7 @@ from trial.tasks import schedule_daily_task, step2_expire_windows_task
 from .clinic import Clinic, PatientRun
 from .cohort import plan_cohort
 from .environment import Environment
+from .meter import Meter
 from .progress import Progress
 from .scenario import RunConfig
 from .world import LabAccount, Staffing, World, build_world
@@ -77,7 +78,7 @@ class SimulationResult:
     counters: Counters
     wall_seconds: float = 0.0
     phase_seconds: dict[str, float] = field(default_factory=dict)
-    queries: int = 0
+    meter: Meter = field(default_factory=Meter)
 
 
 class Simulation:
@@ -104,11 +105,13 @@ class Simulation:
             lambda: defaultdict(list)
         )
         self.timings: dict[str, float] = defaultdict(float)
-        self.queries = 0
+        self.meter = Meter()
         self.env.clock.at(self.first_day, 6)
         self.world = build_world(
             version, staffing_factory(), seed=config.seed, patients=config.patients
         )
+        for actor in self.world.actors:
+            actor.meter = self.meter
         self.clinic = Clinic(self)
         self.runs = self.clinic.plan_runs(plan_cohort(config))
 
@@ -118,7 +121,7 @@ class Simulation:
         started = time.perf_counter()
         day = self.first_day
         total = (self.last_day - self.first_day).days + 1
-        with connection.execute_wrapper(self._count_query):
+        with connection.execute_wrapper(self.meter.count_query):
             while day <= self.last_day:
                 self._timed("beat", self._beat, day)
                 self._timed("sites", self._sites, day)
@@ -137,12 +140,8 @@ class Simulation:
             counters=self.counters,
             wall_seconds=time.perf_counter() - started,
             phase_seconds=dict(self.timings),
-            queries=self.queries,
+            meter=self.meter,
         )
-
-    def _count_query(self, execute, sql, params, many, context):
-        self.queries += 1
-        return execute(sql, params, many, context)
 
     def _timed(self, name: str, step: Callable[[dt.date], None], day: dt.date) -> None:
         started = time.perf_counter()
@@ -152,16 +151,21 @@ class Simulation:
     def _beat(self, day: dt.date) -> None:
         self.env.clock.at(day, 6)
         self.world.rotate_tokens()
-        schedule_daily_task()
-        step2_expire_windows_task()
-        self.counters.outbox_processed += outbox_drain_task()
+        with self.meter.measure("schedule_daily_task"):
+            schedule_daily_task()
+        with self.meter.measure("step2_expire_windows_task"):
+            step2_expire_windows_task()
+        with self.meter.measure("outbox_drain_task"):
+            self.counters.outbox_processed += outbox_drain_task()
         self.counters.reminders_runs += 1
 
     def _sites(self, day: dt.date) -> None:
         self.env.clock.at(day, 9)
         for index, _seq, action, args in self.agenda.pop(day):
             self.clinic.act(self.runs[index], action, day, *args)
-        self.clinic.calendar_day(day)
+        with self.meter.measure("site: read the day's calendar"):
+            rows = self.clinic.calendar_rows(day)
+        self.clinic.calendar_day(day, rows)
 
     def _labs(self, day: dt.date) -> None:
         self.env.clock.at(day, 16)
@@ -173,7 +177,9 @@ class Simulation:
             self._work(outbox_id, day)
 
     def _post_batch(self, account: LabAccount, payloads: list[dict], day: dt.date) -> None:
-        answer = account.api.post(reverse("ctdna-results-batch"), payloads, expect=200)
+        answer = account.api.post(
+            reverse("ctdna-results-batch"), payloads, expect=200, operation="POST results/batch"
+        )
         self.counters.batches_posted += 1
         self.counters.results_posted += answer["created"]
         if answer["failed"]:
@@ -182,8 +188,9 @@ class Simulation:
 
     def _work(self, outbox_id: int, day: dt.date) -> None:
         """The worker: the task body on the published id, then the site learns the outcome."""
-        if process_outbox_task(outbox_id):
-            self.counters.outbox_processed += 1
+        with self.meter.measure("process_outbox_task"):
+            if process_outbox_task(outbox_id):
+                self.counters.outbox_processed += 1
         row = TriggerOutbox.objects.select_related("step2_trigger").get(pk=outbox_id)
         self.clinic.trigger_outcome(row.patient_id, row.step2_trigger, day)
 

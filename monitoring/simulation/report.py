@@ -60,6 +60,7 @@ class Report:
     seed: int
     figures: dict[str, Any] = field(default_factory=dict)
     sections: list[tuple[str, list[Row]]] = field(default_factory=list)
+    operations: list[tuple[str, int, float, float, float]] = field(default_factory=list)
     markdown: str = ""
 
 
@@ -75,6 +76,15 @@ def _pct(successes: int, n: int) -> str:
 
 def _months(value: float | None) -> str:
     return "not reached" if value is None else f"{value:.1f}"
+
+
+def _median(median) -> str:
+    if median.months is None:
+        return f"not reached ({median.status})"
+    return (
+        f"{median.months:.1f} months (95 % CI {_months(median.ci_lower_months)}-"
+        f"{_months(median.ci_upper_months)})"
+    )
 
 
 def _published(key: str) -> tuple[str, str]:
@@ -187,7 +197,7 @@ class _Builder:
                 Row("Rising bESR1mut", _pct(risers, n), *_published("rising")),
                 Row(
                     "Median time from inclusion to rising",
-                    f"{_months(median)} months"
+                    ("none" if median is None else f"{median:.1f} months")
                     + (
                         f" (IQR {statistics.quantiles(months, n=4)[0]:.1f}-"
                         f"{statistics.quantiles(months, n=4)[2]:.1f})"
@@ -241,8 +251,7 @@ class _Builder:
             rows.append(
                 Row(
                     f"Median PFS, Arm {arm} ({curve.events} events / {curve.n})",
-                    f"{_months(median.months)} months (95 % CI {_months(median.ci_lower_months)}-"
-                    f"{_months(median.ci_upper_months)})",
+                    _median(median),
                     *_published(key),
                 )
             )
@@ -371,18 +380,18 @@ class _Builder:
 
     def timing_section(self) -> None:
         result = self.result
+        meter = result.meter
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(result.phase_seconds.items()))
+        days = (result.last_day - result.first_day).days + 1
         self.add(
             "Wall time",
             [
-                Row(
-                    "Total (simulated days)",
-                    f"{result.wall_seconds:.1f} s ({(result.last_day - result.first_day).days + 1} days)",
-                ),
-                Row("By phase", phases),
-                Row("Database", f"{connection.vendor}, {result.queries} queries"),
+                Row("Total", f"{result.wall_seconds:.1f} s for {days} simulated days"),
+                Row("By phase of the day", phases),
+                Row("Database", f"{connection.vendor}, {meter.total_queries} queries"),
             ],
         )
+        self.report.operations = meter.table()
 
 
 def render(report: Report) -> str:
@@ -395,6 +404,18 @@ def render(report: Report) -> str:
             "|---|---|---|---|",
         ]
         lines += [f"| {r.label} | {r.simulated} | {r.published} | {r.source} |" for r in rows]
+        lines.append("")
+    if report.operations:
+        lines += [
+            "## Where the time goes",
+            "",
+            "| operation | calls | queries per call | ms per call | total s |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {name} | {calls} | {queries:.1f} | {ms:.1f} | {seconds:.1f} |"
+            for name, calls, queries, ms, seconds in report.operations
+        ]
         lines.append("")
     lines.append(
         "Sources: DOMAIN.md section 1 ([C:S2] ASCO Post / Bidard et al., Lancet Oncol 2022; "

@@ -28,7 +28,7 @@ published medians (11.9 and 5.7 months) imply a hazard ratio of 5.7 / 11.9 = 0.4
 published stratified 0.61 [C:S3]: the published curves are not exponential. A Weibull with a
 common shape k is proportional-hazards with HR = (median_A / median_B) ** k, so a shape below 1
 reproduces both medians and the hazard ratio. The latent medians and shape below were chosen
-by Monte Carlo of the detection model (observed medians ~5.6 and ~11.5 months, HR ~0.60);
+by Monte Carlo of the detection model (observed medians ~5.6 and ~12.0 months, HR ~0.60);
 ``pfs_weibull_shape = 1.0`` gives the exponential model instead.
 """
 
@@ -124,9 +124,9 @@ class Scenario:
     randomize_after_days: tuple[int, int] = (1, 10)  # [A] within the 21-day window
 
     # --- PFS from randomization ([K], see the module docstring) ---------------------------
-    pfs_latent_median_a_months: float = 5.3
-    pfs_latent_median_b_months: float = 12.3
-    pfs_weibull_shape: float = 0.65
+    pfs_latent_median_a_months: float = 5.0
+    pfs_latent_median_b_months: float = 11.1
+    pfs_weibull_shape: float = 0.62
     clinical_detection_fraction: float = 0.35  # [A] progression found between scans
     clinical_detection_days: tuple[int, int] = (0, 14)  # [A]
     imaging_jitter_days: int = 7  # pada1.yaml imaging window (+-7 days)
@@ -171,6 +171,21 @@ class Scenario:
 
 
 REFERENCE = Scenario()
+
+# The demo `make run` loads (``seed_demo``): a small trial where accrual goes on to the last
+# day and mutations appear sooner [A], so that 18 months show every state of the design
+# (screening, screen failure, Step 1, rising awaiting imaging, both arms, crossover, progression).
+DEMO = Scenario(
+    accrual_fraction=1.0,
+    esr1_acquiring_fraction=0.75,
+    esr1_median_months=7.0,
+    synchronous_progression_fraction=0.3,
+    step2_window_missed_fraction=0.0,
+    trigger_imaging_after_days=(7, 25),
+    crossover_fraction=1.0,
+)
+
+SCENARIOS = {"reference": REFERENCE, "demo": DEMO}
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from trial.models import ProtocolVersion, Role, Site, StaffProfile
 from trial.services.accounts import api_token_issue, api_token_revoke
 
 from .environment import API_HOST
+from .meter import Meter
 
 # Tokens are replaced this long before they expire (API_TOKEN_TTL_DAYS, 90 by default).
 ROTATE_BEFORE_EXPIRY = dt.timedelta(days=30)
@@ -50,6 +51,7 @@ class ApiActor:
         self.token: Any = None
         self.requests = 0
         self.rotations = 0
+        self.meter: Meter | None = None
         self._issue()
 
     def _issue(self) -> None:
@@ -64,9 +66,13 @@ class ApiActor:
         if self.token.expires_at - timezone.now() <= ROTATE_BEFORE_EXPIRY:
             self._issue()
 
-    def post(self, path: str, data: Any, *, expect: int, **headers: str) -> Any:
+    def post(self, path: str, data: Any, *, expect: int, operation: str, **headers: str) -> Any:
         self.requests += 1
-        response = self.client.post(path, data, format="json", secure=True, **headers)
+        if self.meter is None:
+            response = self.client.post(path, data, format="json", secure=True, **headers)
+        else:
+            with self.meter.measure(operation):
+                response = self.client.post(path, data, format="json", secure=True, **headers)
         if response.status_code != expect:
             raise SimulationError(
                 f"POST {path} as {self.user.get_username()}: HTTP {response.status_code} "
