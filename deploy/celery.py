@@ -17,6 +17,16 @@ app.autodiscover_tasks()
 # Carry the request id into the tasks a request starts; log through Django's LOGGING.
 connect_celery_signals()
 
+# Queues: each has its own worker pool in production (compose and Helm), so a burst of lab
+# results or a long export never delays the reminders. Anything unrouted goes to "default".
+app.conf.task_default_queue = "default"
+app.conf.task_routes = {
+    "trial.tasks.schedule_daily_task": {"queue": "reminders"},
+    "monitoring.tasks.process_outbox_task": {"queue": "lab"},
+    "monitoring.tasks.outbox_drain_task": {"queue": "lab"},
+    "monitoring.dashboard.tasks.export_run_task": {"queue": "exports"},
+}
+
 # Exactly one beat process runs this schedule. Every task is idempotent: a second run, a
 # concurrent run or a run after a worker crash does nothing twice.
 app.conf.beat_schedule = {

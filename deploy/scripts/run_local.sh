@@ -7,7 +7,7 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 mkdir -p var/log
 
-$BIN/celery -A deploy worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
+$BIN/celery -A deploy worker -Q default,reminders,lab,exports --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
 WORKER=$!
 $BIN/celery -A deploy beat --loglevel=INFO >var/log/beat.log 2>&1 &
 BEAT=$!
