@@ -446,6 +446,25 @@ class ApiTokenAdmin(RoleScopedAdmin):
     list_select_related = ["user"]
     readonly_fields = list_display
     exclude = ["digest"]
+    actions = ["revoke_selected"]
+
+    def has_change_permission(self, request, obj=None):
+        # The change list must allow actions; the fields themselves stay read-only.
+        return self._role(request) == Role.DATA_MANAGER or request.user.is_superuser
+
+    @admin.action(description=_("Revoke the selected tokens"))
+    def revoke_selected(self, request, queryset):
+        from trial.exceptions import InvalidState
+        from trial.services.accounts import api_token_revoke
+
+        revoked = 0
+        for token in queryset.filter(revoked_at=None):
+            try:
+                api_token_revoke(token=token, by=request.user)
+            except InvalidState:
+                continue
+            revoked += 1
+        self.message_user(request, _("%(n)d token(s) revoked.") % {"n": revoked}, messages.SUCCESS)
 
 
 # --- Step 1 follow-up -----------------------------------------------------------------------
