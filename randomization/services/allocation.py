@@ -51,10 +51,11 @@ from randomization.models import (
 from randomization.rules.blocks import UNSTRATIFIED_KEY, RandomizationRuleError, stratum_key
 from randomization.rules.minimization import MinimizationResult, minimize
 from randomization.selectors.allocations import REPLY_RELATED
-from trial.exceptions import InvalidState, WrongPassword
+from trial.exceptions import InvalidState
 from trial.models import Patient, PatientStatus, Step, Step2Trigger, TreatmentLine, TriggerStatus
 from trial.selectors.access import INVESTIGATOR_ONLY, require_site_writer
 from trial.services.audit import audit_event_record, tracked_save
+from trial.services.signatures import signature_verify
 from trial.services.step2 import step2_mark_randomized
 from trial.services.treatment import treatment_line_switch
 
@@ -83,8 +84,7 @@ def patient_randomize(
     Nothing is written when any of them is raised.
     """
     require_site_writer(by, patient.site, roles=INVESTIGATOR_ONLY)
-    if not password or not by.check_password(password):
-        raise WrongPassword()
+    signature_verify(user=by, password=password)
     if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise IdempotencyKeyRequired()
     # Fast paths without locks: allocations are sealed, so one that exists is final.

@@ -17,10 +17,10 @@ from django.db import IntegrityError, transaction
 
 from randomization.exceptions import AlreadyCrossedOver, CrossoverNotAllowed
 from randomization.models import Allocation, Crossover
-from trial.exceptions import WrongPassword
 from trial.models import OverallResponse, Patient, Step, TumourAssessment
 from trial.selectors.access import INVESTIGATOR_ONLY, require_site_writer
 from trial.services.audit import audit_event_record, tracked_save
+from trial.services.signatures import signature_verify
 from trial.services.treatment import treatment_line_switch
 
 from .allocation import endocrine_partner
@@ -41,8 +41,7 @@ def patient_crossover(*, patient: Patient, by: Any, password: str, today: dt.dat
     not_crossover_arm, not_on_arm, no_progression, not_in_protocol), invalid_state.
     """
     require_site_writer(by, patient.site, roles=INVESTIGATOR_ONLY)
-    if not password or not by.check_password(password):
-        raise WrongPassword()
+    signature_verify(user=by, password=password)
     try:
         with transaction.atomic(durable=True):
             return _cross_over(patient.pk, by=by, today=today)
