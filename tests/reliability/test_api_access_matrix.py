@@ -349,3 +349,17 @@ def test_api_matrix(in_world, name):
         )
         _check(verdicts, world, persona, route, method, response, sent=url + body)
     conclude("api", name or "anonymous", verdicts.rows)
+
+
+@pytest.mark.parametrize(
+    ("name", "found"),
+    [("inv_a", 1), ("dm", 1), ("inv_b", 0), ("sponsor", 0), ("stat", 0)],
+)
+def test_a_screening_number_finds_a_patient_only_for_who_may_see_it(in_world, name, found):
+    """The screening number links a trial number to the site's identity file: a search by it
+    must not answer pseudonymised roles (nor another site) with the patient."""
+    number = in_world.sites["FR01"].patient.screening_number
+    response = _client(in_world, name).get("/api/v1/patients/", {"search": number})
+    assert response.status_code == 200
+    rows = [] if response.json()["count"] == found else ["GET patients?search: found the patient"]
+    conclude("search", name, rows)
