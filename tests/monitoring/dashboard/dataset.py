@@ -35,6 +35,8 @@ from unittest import mock
 
 import time_machine
 
+from monitoring.analysis import days_to_months
+from monitoring.analysis.survival import SurvivalRecord
 from monitoring.services.ingestion import ctdna_result_ingest, submission_record
 from monitoring.services.labs import lab_register
 from monitoring.services.outbox import outbox_drain
@@ -439,6 +441,17 @@ class _Builder:
                 today=day(offset),
                 death_on=None if death is None else day(death),
             )
+
+
+def pfs_records(data: Dataset, *, by_arm: bool) -> list[SurvivalRecord]:
+    """PFS from randomization by hand from PFS_PLAN: months, event, arm (or pooled), stratum."""
+    records = []
+    for label, (days, progression, death) in PFS_PLAN.items():
+        allocation = data.allocations[label]
+        end, event = (death, True) if death is not None else (days[-1], progression)
+        group = allocation.arm if by_arm else "all"
+        records.append(SurvivalRecord(days_to_months(end), event, group, allocation.stratum))
+    return records
 
 
 def build(*, users: dict, sites: dict, pada1, palatine_version) -> Dataset:

@@ -311,30 +311,10 @@ def test_safety_by_another_characteristic_through_the_filter(db, known, on_today
     assert rows["exemestane"] == ["1", "0"]
 
 
-def _pfs_records(known, *, by_arm: bool):
-    """By hand from PFS_PLAN: months from randomization, event, arm, stratum."""
-    records = []
-    for label, (days, progression, death) in ds.PFS_PLAN.items():
-        allocation = known.allocations[label]
-        if death is not None:
-            end, event = death, True
-        else:
-            end, event = days[-1], progression
-        records.append(
-            SurvivalRecord(
-                days_to_months(end),
-                event,
-                allocation.arm if by_arm else "all",
-                allocation.stratum,
-            )
-        )
-    return records
-
-
 def test_efficacy_by_arm_feeds_the_survival_analysis(db, known, on_today, as_persona):
     html = _page(known, "stat", "/dashboard/efficacy/by-arm/", as_persona)
     assert "chart-pfs-by-arm" in h.charts(html)
-    records = _pfs_records(known, by_arm=True)
+    records = ds.pfs_records(known, by_arm=True)
     times = [3.0 * i for i in range(5)]
     expected = compare_arms(records, reference="A", experimental="B", at_risk_times=times)
     rows = {row[0]: row for row in h.table(html, "pfs_by_arm")[1:]}
@@ -360,7 +340,7 @@ def test_efficacy_by_arm_feeds_the_survival_analysis(db, known, on_today, as_per
 def test_sponsor_sees_pooled_efficacy_only(db, known, on_today, as_persona):
     html = _page(known, "sponsor", "/dashboard/efficacy/", as_persona)
     assert h.charts(html) == ["chart-pfs-pooled"]
-    curve = kaplan_meier(_pfs_records(known, by_arm=False))[0]
+    curve = kaplan_meier(ds.pfs_records(known, by_arm=False))[0]
     row = h.table(html, "pfs_pooled")[1]
     assert row[1:5] == [
         str(curve.n),
