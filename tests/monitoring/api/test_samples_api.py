@@ -140,3 +140,13 @@ def test_the_patient_result_list_costs_the_same_queries_for_one_or_many_rows(
     with CaptureQueriesContext(connection) as many:
         assert client.get(results_url(patient_a)).json()["count"] == 4
     assert len(many) == len(one)
+
+
+def test_messages_follow_the_users_language(api, patient_a, site_a):
+    from tests.conftest import make_user
+    from trial.models import Role
+
+    francophone = make_user("coord_fr", Role.COORDINATOR, [site_a], language="fr")
+    r = record(api(francophone), patient_a, "tube 1/a")
+    body = assert_error(r, 400, "invalid_sample_id")
+    assert body["message"].startswith("Un identifiant d'échantillon compte 1 à 64")
