@@ -29,7 +29,7 @@ from trial.selectors.access import User, scope_by_site
 
 from ..filters import DashboardFilters
 from ..models import ExportKind
-from .values import mask_step, masked_unless_step1, subject_key
+from .values import mask_end_reason, mask_step, masked_unless_step1, subject_key
 
 CHUNK_SIZE = 2000
 
@@ -49,6 +49,10 @@ def _step(value, row):  # noqa: ARG001
 
 def _line_detail(value, row):
     return masked_unless_step1(value, row.get("line_step"))
+
+
+def _end_reason(value, row):  # noqa: ARG001
+    return mask_end_reason(value)
 
 
 def _masked(value, row):  # noqa: ARG001
@@ -157,7 +161,7 @@ DOMAINS: dict[str, Domain] = {
             "planned_c1d1",
             ("started_on", "started_on"),
             "ended_on",
-            "end_reason",
+            Column("end_reason", "end_reason", _end_reason),
             ("cycle_number", "cycles__number"),
             ("cycle_planned_d1", "cycles__planned_d1"),
             ("cycle_started_on", "cycles__started_on"),

@@ -30,13 +30,14 @@ from xml.sax.saxutils import escape, quoteattr
 
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from monitoring.models import CtdnaResult, CtdnaVariant, Sample
 from randomization.models import Allocation, Crossover
 from trial.models import (
     QLQ_C30_SCALE_FIELDS,
+    SITE_ROLES,
     AdverseEvent,
     BloodCount,
     Cycle,
@@ -50,12 +51,19 @@ from trial.models import (
     TreatmentLine,
     TumourAssessment,
 )
-from trial.selectors.access import User, sites_visible_to
+from trial.selectors.access import User, sites_visible_to, visible_site_ids
 
 from ..filters import DashboardFilters
 from ..selectors import patients
 from .domains import CHUNK_SIZE
-from .values import mask_step, masked_unless_step1, plain, subject_key
+from .values import (
+    mask_end_reason,
+    mask_reason,
+    mask_step,
+    masked_unless_step1,
+    plain,
+    subject_key,
+)
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 STUDY_EVENT_OID = "SE.ONSTUDY"
@@ -124,6 +132,10 @@ def _line_detail(value, row):
     return masked_unless_step1(value, row.get("step"))
 
 
+def _end_reason(value, row):  # noqa: ARG001
+    return mask_end_reason(value)
+
+
 FORMS: tuple[tuple[str, str], ...] = (
     ("F.PATIENTS", "Patients"),
     ("F.ELIGIBILITY", "Eligibility"),
@@ -175,7 +187,12 @@ GROUPS: tuple[Group, ...] = (
             "started_on",
             "ended_on",
             "end_reason",
-            masks={"step": _step, "regimen": _line_detail, "endocrine_drug": _line_detail},
+            masks={
+                "step": _step,
+                "regimen": _line_detail,
+                "endocrine_drug": _line_detail,
+                "end_reason": _end_reason,
+            },
         ),
     ),
     Group(
@@ -432,7 +449,14 @@ def _metadata(protocol: Protocol, groups: tuple[Group, ...], mdv_oid: str) -> It
 def _admin(protocol: Protocol, user: User | None, mdv_oid: str, effective: str) -> Iterator[str]:
     yield f"<AdminData StudyOID={_attr(f'ST.{protocol.code}')}>"
     yield f'<User OID="{SYSTEM_USER_OID}" UserType="Other"><LoginName>system</LoginName></User>'
-    users = get_user_model().objects.values_list("pk", "username", "staff__role").order_by("pk")
+    users = get_user_model().objects.all()
+    site_ids = visible_site_ids(user)
+    if site_ids is not None:
+        # Site staff: not the staff of other sites (they cannot have written these records).
+        users = users.filter(
+            Q(staff__isnull=True) | ~Q(staff__role__in=SITE_ROLES) | Q(staff__sites__in=site_ids)
+        ).distinct()
+    users = users.values_list("pk", "username", "staff__role").order_by("pk")
     for pk, username, role in users.iterator(chunk_size=CHUNK_SIZE):
         yield (
             f'<User OID="USR.{pk}" UserType="{_USER_TYPES.get(role, "Other")}">'
@@ -516,7 +540,7 @@ def _item_group(group: Group, row: tuple, *, mask: bool) -> str:
         _element("DateTimeStamp", at.isoformat()),
     ]
     if reason:
-        parts.append(_element("ReasonForChange", reason))
+        parts.append(_element("ReasonForChange", mask_reason(reason) if mask else reason))
     parts.append(_element("SourceID", f"{group.model._meta.label}.history:{history_id}"))
     parts.append("</AuditRecord>")
     for item in group.items:

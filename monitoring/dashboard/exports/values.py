@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,27 @@ def subject_key(trial_number: str | None, patient_id: int) -> str:
 
 def mask_step(value: Any) -> Any:
     return RANDOMIZED if value in ARM_STEPS else value
+
+
+_ARM_IN_TEXT = re.compile(
+    r"randomized_arm_[a-z]+|step2_arm_[a-z]+|\bstep3\b|\barm [A-Z]\b|Step 3|crossover",
+    re.IGNORECASE,
+)
+
+
+def mask_reason(value: Any) -> Any:
+    """A free-text reason with the arm taken out ("randomized to arm B" -> "randomized to
+    [masked]"): audit reasons of the allocation and of the crossover name the arm."""
+    if not isinstance(value, str):
+        return value
+    return _ARM_IN_TEXT.sub("[masked]", value)
+
+
+def mask_end_reason(value: Any) -> Any:
+    """A line's end reason: ``randomized_arm_b`` says which arm the patient went to."""
+    if isinstance(value, str) and value.startswith("randomized_arm_"):
+        return RANDOMIZED
+    return value
 
 
 def masked_unless_step1(value: Any, line_step: Any) -> Any:

@@ -116,6 +116,7 @@ def test_the_sponsor_gets_the_arm_masked(db, known, on_today, as_persona):
     after = [r for r in treatment if r["line_step"] == "randomized"]
     assert after and {r["regimen"] for r in after} == {"masked"}
     assert "palbo_fulv" not in {r["regimen"] for r in treatment}
+    assert not any(r["end_reason"].startswith("randomized_arm_") for r in treatment)
     stat = _csv(as_persona(known, "stat"), "randomization")
     assert {r["arm"] for r in stat} == {"A", "B"}
 
@@ -216,6 +217,11 @@ def test_odm_export_for_the_sponsor_masks_arms_and_stays_valid(
         for i in document.iterfind(".//odm:ItemData[@ItemOID='IT.PATIENT.STEP']", ODM_NS)
     }
     assert "randomized" in steps and not {"step2_arm_a", "step2_arm_b", "step3"} & steps
+    text = etree.tostring(document).decode()
+    for revealing in ("arm A", "arm B", "randomized_arm_", "palbo_fulv", "fulvestrant"):
+        assert revealing not in text, revealing
+    reasons = {r.text for r in document.iterfind(".//odm:ReasonForChange", ODM_NS)}
+    assert "randomized to [masked]" in reasons
 
 
 def test_odm_export_of_site_staff_holds_their_site_only(
@@ -226,6 +232,9 @@ def test_odm_export_of_site_staff_holds_their_site_only(
     assert sites == {"LOC.FR01"}
     keys = {s.get("SubjectKey") for s in document.iterfind(".//odm:SubjectData", ODM_NS)}
     assert keys == {known.patients["P1"].trial_number, known.patients["P3"].trial_number}
+    logins = {u.text for u in document.iterfind(".//odm:User/odm:LoginName", ODM_NS)}
+    assert {"inv_a", "coord_a", "stat", "system"} <= logins
+    assert not {"inv_b", "coord_b"} & logins
 
 
 # --- export jobs ---------------------------------------------------------------------------
