@@ -212,7 +212,10 @@ def _exports_context(request: HttpRequest, filters: DashboardFilters) -> dict:
 @dashboard_view(Page.EXPORTS)
 def exports(request: HttpRequest) -> HttpResponse:
     filters = parse_filters(request.GET, user=request.user)
-    return render(request, "dashboard/exports.html", _exports_context(request, filters))
+    context = _exports_context(request, filters)
+    if request.htmx and request.htmx.target == "panels":
+        return render(request, "dashboard/_exports_table.html", context)
+    return render(request, "dashboard/exports.html", context)
 
 
 def _kind(value: str) -> str:
