@@ -44,4 +44,5 @@ clean:
 bench: install services
 	bench/ensure_wrk.sh
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
-	@if [ -f bench/bench_randomization.py ]; then $(BIN)/python bench/bench_randomization.py; fi
+	@if [ -f bench/bench_randomization.py ]; then \
+	  DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres $(BIN)/python bench/bench_randomization.py; fi

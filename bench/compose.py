@@ -190,7 +190,8 @@ def setup_section(setup: Setup, machine_generator: str) -> Section:
     lines = [
         f"- gunicorn `deploy.wsgi` with `bench.settings`, {setup.workers} sync workers "
         "(2 x cores), persistent database connections (`CONN_MAX_AGE`), loopback only.",
-        f"- Load: {machine_generator}, {setup.connections} connections, "
+        f"- Load: {machine_generator}, {setup.connections} connections ({setup.workers}, one "
+        "per worker, for the long batch and FHIR requests), "
         f"{format_number(setup.warmup_s)} s warm-up then {format_number(setup.duration_s)} s "
         "measured per endpoint; each POST body is sent once (fresh sample ids).",
         "- Authentication: `Authorization: Token` of the laboratory's service account for every "
@@ -221,6 +222,7 @@ def http_section(http: Sequence[EndpointResult], pgbench: Sequence[PgbenchResult
             [
                 _label(result),
                 f"`{result.path}`",
+                result.connections,
                 f"{load.requests:,}",
                 statuses,
                 f"{load.errors:,}",
@@ -237,6 +239,7 @@ def http_section(http: Sequence[EndpointResult], pgbench: Sequence[PgbenchResult
         [
             "endpoint",
             "path",
+            "connections",
             "requests",
             "statuses",
             "errors",

@@ -79,7 +79,7 @@ class LoadResult:
         return self.not_ok + sum(self.socket_errors.values()) + self.batch_items.get("failed", 0)
 
 
-def wrk_command(spec: LoadSpec, base_url: str, *, threads: int, timeout_s: int = 10) -> list[str]:
+def wrk_command(spec: LoadSpec, base_url: str, *, threads: int, timeout_s: int = 60) -> list[str]:
     """The wrk command line (the environment carries the rest: see ``wrk_environment``)."""
     return [
         shutil.which("wrk") or "wrk",
@@ -201,7 +201,7 @@ class _Client(threading.Thread):
         return self.bodies[sent].encode()
 
     def run(self) -> None:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         headers = {"Authorization": f"Token {self.spec.token}"}
         if self.bodies is not None:
             headers["Content-Type"] = self.spec.content_type

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -509,12 +509,19 @@ class ScheduleRun:
         )
 
 
+QUERY_LOG_LIMIT = 1_000_000
+
+
 def run_daily(*, today: dt.date, patients: int) -> ScheduleRun:
     rows = ScheduleItem.objects.count()
+    # Django keeps the last 9,000 queries only; a day at 50k patients may need more.
+    connection.queries_log = deque(maxlen=QUERY_LOG_LIMIT)
     with CaptureQueriesContext(connection) as captured:
         started = time.perf_counter()
         result = schedule_daily(today=today)
         seconds = time.perf_counter() - started
+    if len(connection.queries_log) >= QUERY_LOG_LIMIT:
+        raise RuntimeError("the query log overflowed: the count would be wrong")
     kinds = Counter(query_kind(q["sql"]) for q in captured.captured_queries)
     return ScheduleRun(
         patients=patients,

@@ -19,11 +19,10 @@ from simple_history.utils import bulk_create_with_history
 from monitoring.models import Lab, Sample
 from monitoring.services.labs import lab_register
 from monitoring.services.samples import sample_record
-from trial.management.commands.seed_demo import eligible_values
 from trial.models import Patient, ProtocolVersion, Role, Site, StaffProfile
 from trial.services import patients as svc
 from trial.services.accounts import api_token_issue
-from trial.services.protocols import PROTOCOL_DIR, protocol_current_version, protocol_load_file
+from trial.services.protocols import protocol_current_version
 
 from .ctdna import SampleRef
 
@@ -51,10 +50,9 @@ def _user(username: str, role: str, sites: list[Site]) -> Any:
 
 
 def seed_accounts() -> Accounts:
-    """PADA-1 loaded, one site with an investigator, a data manager, and a laboratory serving
-    the site registered by the data manager; API tokens for the lab's service account (the
-    writes, baseline included) and for the data manager (the reads)."""
-    protocol_load_file(PROTOCOL_DIR / "pada1.yaml")
+    """One site with an investigator, a data manager, and a laboratory serving the site
+    registered by the data manager; API tokens for the lab's service account (the writes,
+    baseline included) and for the data manager (the reads). PADA-1 must be loaded."""
     with transaction.atomic():
         site = Site.objects.create(code=SITE_CODE, name="Benchmark site", country="FR")
         investigator = _user("bench.investigator", Role.INVESTIGATOR, [site])
@@ -72,7 +70,8 @@ def seed_accounts() -> Accounts:
 
 
 def screening_values(*, age: int, version: ProtocolVersion | None = None) -> dict[str, Any]:
-    """Screening data of an eligible PADA-1 patient (the demo's), every attestation answered."""
+    """Screening data of an eligible PADA-1 patient, with units as sites enter them; every
+    attestation criterion of the protocol is answered (yes to ``ATTESTED``, no otherwise)."""
     version = version or protocol_current_version("PADA1")
     attestations = {
         criterion["id"]: criterion["id"] in ATTESTED
@@ -80,7 +79,21 @@ def screening_values(*, age: int, version: ProtocolVersion | None = None) -> dic
         for criterion in version.document["eligibility"][section]
         if criterion["kind"] == "attestation"
     }
-    return eligible_values(age) | attestations
+    measured = {
+        "sex": "female",
+        "age": {"value": age, "unit": "years"},
+        "disease_stage": "metastatic",
+        "relapse_date": None,
+        "life_expectancy": {"value": 24, "unit": "months"},
+        "ecog": {"value": 1, "unit": "score"},
+        "er_positive_cells": {"value": 80, "unit": "%"},
+        "her2_status": "negative",
+        "menopausal_status": "postmenopausal",
+        "haemoglobin": {"value": 12.4, "unit": "g/dL"},
+        "wbc": {"value": 5.1, "unit": "G/L"},
+        "platelets": {"value": 240, "unit": "G/L"},
+    }
+    return measured | attestations
 
 
 def seed_enrolled_patients(*, accounts: Accounts, count: int, today: dt.date) -> list[Patient]:

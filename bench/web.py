@@ -24,6 +24,7 @@ class Endpoint:
     items_per_request: int = 1
     content_type: str = "application/json"
     count_batch: bool = False
+    connections: int | None = None  # instead of the plan's, for long requests
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _spec(
     return LoadSpec(
         path=endpoint.path,
         token=endpoint.token,
-        connections=plan.connections,
+        connections=endpoint.connections or plan.connections,
         duration_s=duration_s,
         bodies=bodies,
         content_type=endpoint.content_type,
@@ -92,7 +93,7 @@ def bench_endpoint(server: Gunicorn, endpoint: Endpoint, plan: LoadPlan) -> Endp
     return EndpointResult(
         name=endpoint.name,
         path=endpoint.path,
-        connections=plan.connections,
+        connections=endpoint.connections or plan.connections,
         warmup=warmup,
         load=load,
         drain_s=drain_s,

@@ -86,7 +86,7 @@ def test_wrk_command_and_environment():
         "--threads=4",
         "--connections=8",
         "--duration=10s",
-        "--timeout=10s",
+        "--timeout=60s",
         f"--script={LUA_SCRIPT}",
         "http://127.0.0.1:5000/api/v1/fhir/",
     ]
