@@ -86,6 +86,19 @@ def machine_table(machine: Machine) -> str:
     )
 
 
+def busy_warning(machine: Machine) -> str:
+    """A warning when other work kept the cores busy: every figure is then understated."""
+    loads = [float(x) for x in (machine.load_before.split() + machine.load_after.split())[::3]]
+    if not loads or max(loads) <= machine.nproc:
+        return ""
+    return (
+        f"**The machine was busy**: load average {max(loads):.1f} on {machine.nproc} cores "
+        "(1 minute, before or after the run). Other processes competed with the server, the "
+        "database and the load generator: the figures below understate this machine; compare "
+        "ratios within the run only."
+    )
+
+
 def render_report(
     *,
     machine: Machine,
@@ -106,6 +119,7 @@ def render_report(
         "",
         machine_table(machine),
         "",
+        *([busy_warning(machine), ""] if busy_warning(machine) else []),
         "## Figures",
         "",
         figures_table(figures),

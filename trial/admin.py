@@ -568,7 +568,7 @@ class ScheduleItemAdmin(ClinicalRecordAdmin):
 
     def due_view(self, request):
         today = timezone.localdate()
-        user = None if request.user.is_superuser else request.user
+        user = request.user
         by_site: dict = defaultdict(lambda: {"due": [], "overdue": [], "missed": []})
         sites = {}
         for item in annotate_live(due_and_overdue(user=user, today=today), today):

@@ -1,7 +1,9 @@
 """Markdown tables and the report's layout."""
 
+import dataclasses
+
 from bench.figures import Bound, Figure, Target
-from bench.markdown import Machine, Section, figure_row, render_report, table
+from bench.markdown import Machine, Section, busy_warning, figure_row, render_report, table
 
 MACHINE = Machine(
     date="2026-11-21 09:00 UTC",
@@ -62,3 +64,12 @@ def test_report_layout():
     assert "Whole run: 312 s." in report
     assert "## Details\n\nbody\n" in report
     assert report.endswith("## Not measured yet\n\n- dashboards: not landed\n")
+
+
+def test_busy_machine_warning_uses_the_one_minute_load_before_or_after():
+    assert busy_warning(MACHINE) == ""  # 0.50 before, 2.00 after, on 2 cores
+    busy = dataclasses.replace(MACHINE, load_after="7.02 4.87 2.40")
+    assert busy_warning(busy).startswith("**The machine was busy**: load average 7.0 on 2 cores")
+    report = render_report(machine=busy, figures=[], sections=[], not_measured=[], wall_time_s=1.0)
+    assert "**The machine was busy**" in report
+    assert busy_warning(dataclasses.replace(MACHINE, load_before="", load_after="")) == ""

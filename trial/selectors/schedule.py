@@ -40,14 +40,21 @@ def patient_schedule(*, patient: Patient, today: dt.date) -> dict[str, list[Sche
     return groups
 
 
+def _scoped(qs: QuerySet, user: User | None) -> QuerySet:
+    # Superusers (platform administrators) have no staff profile and see every site.
+    if user is not None and getattr(user, "is_superuser", False):
+        return qs
+    return scope_by_site(qs, user, "patient__site")
+
+
 def due_and_overdue(
     *, user: User | None, today: dt.date, site_code: str | None = None
 ) -> QuerySet[ScheduleItem]:
     """Items the user's sites must act on: inside their window (due) or past it and not yet
     recorded as missed (overdue), oldest window first."""
-    qs = scope_by_site(
-        ScheduleItem.objects.filter(status__in=OPEN_ITEM_STATUSES), user, "patient__site"
-    ).filter(Q(window_opens__lte=today))
+    qs = _scoped(ScheduleItem.objects.filter(status__in=OPEN_ITEM_STATUSES), user).filter(
+        Q(window_opens__lte=today)
+    )
     if site_code:
         qs = qs.filter(patient__site__code=site_code)
     return qs.select_related("patient__site").order_by("patient__site__code", "window_closes", "pk")
@@ -64,10 +71,8 @@ def recently_missed(*, user: User | None, today: dt.date, days: int = 28) -> Que
     """Items recorded as missed whose window closed in the last ``days`` days."""
     since = today - dt.timedelta(days=days)
     return (
-        scope_by_site(
-            ScheduleItem.objects.filter(status=ItemStatus.MISSED, window_closes__gte=since),
-            user,
-            "patient__site",
+        _scoped(
+            ScheduleItem.objects.filter(status=ItemStatus.MISSED, window_closes__gte=since), user
         )
         .select_related("patient__site")
         .order_by("patient__site__code", "window_closes", "pk")

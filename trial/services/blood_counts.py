@@ -87,7 +87,9 @@ def _convert(code: str, entry: Any, field: str) -> Decimal:
     try:
         return convert(code, entry["value"], str(entry["unit"]))
     except UnitError as exc:
-        raise InvalidInput(str(exc), {"field": field}, code=exc.code) from exc
+        error = rule_input_error(exc)
+        error.details["field"] = field
+        raise error from exc
 
 
 def _canonical(

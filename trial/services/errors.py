@@ -109,6 +109,31 @@ class SaeAlreadyReported(Conflict):
     default_message = _("This serious adverse event was already reported.")
 
 
+# Translated messages for the codes of the pure rules (which cannot use gettext); a code not
+# listed keeps the rule's own English text.
+RULE_MESSAGES = {
+    "qol_item_out_of_range": _("An answer is outside the item's range (1-4, items 29-30: 1-7)."),
+    "qol_unknown_item": _("QLQ-C30 item numbers are 1 to 30."),
+    "qol_too_many_items": _("A QLQ-C30 form has at most 30 items."),
+    "recist_invalid_measurement": _("A diameter must be a number of millimetres >= 0."),
+    "recist_no_lesions": _("There are no target and no non-target lesions to assess."),
+    "recist_invalid_reference_sum": _("The baseline and nadir sums are inconsistent."),
+    "ctcae_value_invalid": _("A laboratory value cannot be graded."),
+    "ctcae_version_unknown": _("Unknown CTCAE version."),
+    "ctcae_term_unknown": _("Not a graded haematology term."),
+    "unknown_unit": _("Unknown unit for this quantity."),
+    "invalid_number": _("Not a number."),
+    "implausible_value": _("The value is outside the plausible range."),
+    "dose_reduction_skips_level": _("A reduction moves exactly one dose level."),
+    "dose_re_escalation": _("Palbociclib is never re-escalated automatically."),
+    "dose_level_unknown": _("Not a palbociclib dose level of the protocol."),
+    "temperature_invalid": _("The temperature is not a valid number."),
+}
+
+
 def rule_input_error(exc: Any) -> DomainError:
-    """A pure rule's input error (``code``, ``details``) as a 400 with the same code."""
-    return InvalidInput(str(exc), dict(getattr(exc, "details", {}) or {}), code=exc.code)
+    """A pure rule's input error (``code``, ``details``) as a 400 with the same code; the rule's
+    own text is kept in the details."""
+    details = dict(getattr(exc, "details", {}) or {})
+    details.setdefault("rule_message", str(exc))
+    return InvalidInput(RULE_MESSAGES.get(exc.code, str(exc)), details, code=exc.code)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from trial.exceptions import InvalidState
 from trial.models import Patient, PatientStatus, TreatmentLine
 
@@ -14,7 +16,7 @@ from .errors import DateBeforeEnrolment, DateInFuture, NoOpenLine
 def require_enrolled(patient: Patient) -> None:
     if patient.status != PatientStatus.ENROLLED or patient.enrolled_on is None:
         raise InvalidState(
-            "The patient is not enrolled.", {"status": patient.status}, code="not_enrolled"
+            _("The patient is not enrolled."), {"status": patient.status}, code="not_enrolled"
         )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from trial.exceptions import InvalidInput, InvalidState
 from trial.models import Patient, TreatmentLine
 
@@ -50,10 +52,10 @@ def treatment_line_switch(
             .first()
         )
         if current is None:
-            raise InvalidState("The patient has no treatment line.")
+            raise InvalidState(_("The patient has no treatment line."))
         if on < current.ended_on:  # type: ignore[operator]
             raise InvalidState(
-                "The new line cannot start before the previous one ended.",
+                _("The new line cannot start before the previous one ended."),
                 {"previous_end": str(current.ended_on)},
             )
     else:
