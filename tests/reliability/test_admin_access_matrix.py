@@ -87,6 +87,9 @@ POLICY: dict[str, AdminAccess] = {
     "monitoring.ctdnaresult": AdminAccess(READERS, NOBODY, True, "lab results are read-only"),
     "monitoring.labsubmission": AdminAccess(DATA_MANAGER, NOBODY, False, "raw lab payloads"),
     "monitoring.triggeroutbox": AdminAccess(DATA_MANAGER, NOBODY, False, "trigger bookkeeping"),
+    "dashboard.exportjob": AdminAccess(
+        DATA_MANAGER, NOBODY, False, "who exported what: the data manager, read-only"
+    ),
     "auth.user": NO_ONE,
     "auth.group": NO_ONE,
     "axes.accessattempt": NO_ONE,
@@ -190,7 +193,14 @@ def _expected(persona, label: str, action: str) -> set[int]:
         return {200} if own else {404}
     if action == "delete":
         return {403} if reads and own else {302, 403, 404}
-    # change, history, one history record, calendar
+    if action == "simple_history":
+        # One past version's page is simple-history's revert form: closed for everyone.
+        # Edits go through the services with a reason; the history list stays readable.
+        return {403}
+    if action == "simple_history":
+        # One version's form (a revert page): may be closed to everyone; never another site's.
+        return {403} if not reads else ({200, 403} if own else {302, 403, 404})
+    # change, history, calendar
     if not reads:
         return {403}
     return {200} if own else {302, 404}

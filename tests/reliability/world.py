@@ -20,6 +20,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from monitoring.dashboard.filters import parse_filters
+from monitoring.dashboard.models import ExportJob
 from monitoring.dashboard.services import export_job_request
 from monitoring.models import CtdnaResult, Lab, Sample
 from monitoring.services.ingestion import ctdna_result_ingest, submission_record
@@ -342,5 +343,6 @@ def admin_targets(world: World) -> dict[type, Any]:
         QolQuestionnaire: QolQuestionnaire.objects.filter(patient__site=a.site).first(),
         LocoregionalTreatment: LocoregionalTreatment.objects.filter(patient__site=a.site).first(),
         SurvivalContact: SurvivalContact.objects.filter(patient__site=a.site).first(),
+        ExportJob: ExportJob.objects.get(pk=world.export_job_id),
         get_user_model(): world.persona("inv_a").user,
     }
