@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -46,6 +47,7 @@ from trial.models import (
 )
 from trial.selectors import clinical_history  # noqa: F401  (audit trail registration)
 from trial.selectors.access import profile_of, scope_by_site
+from trial.selectors.patients import PSEUDONYMISED_ROLES
 from trial.selectors.schedule import (
     annotate_live,
     due_and_overdue,
@@ -56,8 +58,8 @@ from trial.services import adverse_events as ae_svc
 from trial.services import patients as svc
 
 
-class RoleScopedAdmin(SimpleHistoryAdmin):
-    """Base admin: readers see their sites' rows; site staff write; nobody deletes."""
+class RoleScopedMixin:
+    """Readers see their sites' rows; site staff write; nobody deletes."""
 
     site_field: str | None = "site"
     write_roles: frozenset[str] = SITE_ROLES
@@ -83,15 +85,35 @@ class RoleScopedAdmin(SimpleHistoryAdmin):
         return False
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
+        qs = super().get_queryset(request)  # type: ignore[misc]
         if self.site_field is None or request.user.is_superuser:
             return qs
         return scope_by_site(qs, request.user, self.site_field)
 
     def get_actions(self, request):
-        actions = super().get_actions(request)
+        actions = super().get_actions(request)  # type: ignore[misc]
         actions.pop("delete_selected", None)
         return actions
+
+
+class RoleScopedAdmin(RoleScopedMixin, SimpleHistoryAdmin):
+    """For history-tracked models: the history list is scoped like the change list, and the
+    per-version form (a revert page, which would also list every site's objects in its
+    choices) is closed: edits go through the services, with a reason."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        # simple-history falls back to the history rows when the object is outside
+        # get_queryset(); scope first so another site's history is "not found".
+        if not self.get_queryset(request).filter(pk=object_id).exists():
+            raise Http404
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        raise PermissionDenied
+
+
+class RoleScopedPlainAdmin(RoleScopedMixin, admin.ModelAdmin):
+    """For models without simple-history (append-only events, tokens)."""
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -291,7 +313,25 @@ class PatientAdmin(RoleScopedAdmin):
         ]
 
     def _patient(self, request, patient_id):
+        # The enrolment and consent pages are writes: only site staff of the patient's site.
+        if self._role(request) not in SITE_ROLES:
+            raise PermissionDenied
         return get_object_or_404(self.get_queryset(request), pk=patient_id)
+
+    def _pseudonymised(self, request) -> bool:
+        return self._role(request) in PSEUDONYMISED_ROLES
+
+    def get_list_display(self, request):
+        fields = list(super().get_list_display(request))
+        if self._pseudonymised(request):
+            fields.remove("screening_number")
+        return fields
+
+    def get_search_fields(self, request):
+        # The screening number links the trial number to the site's identity file.
+        if self._pseudonymised(request):
+            return ["trial_number"]
+        return super().get_search_fields(request)
 
     def _form_page(self, request, patient, form, title):
         context = {
@@ -420,7 +460,7 @@ class StaffProfileAdmin(RoleScopedAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(RoleScopedAdmin):
+class AuditEventAdmin(RoleScopedPlainAdmin):
     site_field = "patient__site"
     write_roles = frozenset()
     list_display = ["at", "action", "actor", "patient", "object_type", "object_id"]
@@ -430,7 +470,7 @@ class AuditEventAdmin(RoleScopedAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(RoleScopedAdmin):
+class ApiTokenAdmin(RoleScopedPlainAdmin):
     site_field = None
     read_roles = frozenset({Role.DATA_MANAGER})
     write_roles = frozenset()

@@ -114,6 +114,13 @@ class WrongPassword(Forbidden):
     default_message = _("The password confirmation is incorrect.")
 
 
+class SignatureLocked(Forbidden):
+    code = "signature_locked"
+    default_message = _(
+        "Too many wrong passwords: electronic signatures are locked for this account for a while."
+    )
+
+
 class RoleNotAllowed(Forbidden):
     code = "role_not_allowed"
     default_message = _("Your role does not allow this action.")

@@ -9,14 +9,12 @@ from trial.models import (
     EligibilityAssessment,
     MenopausalStatus,
     Patient,
-    Role,
     Sex,
     Site,
     TreatmentLine,
 )
 from trial.selectors.access import role_of
-
-PSEUDONYMISED_ROLES = {Role.SPONSOR_MONITOR, Role.STATISTICIAN, Role.LAB}
+from trial.selectors.patients import PSEUDONYMISED_ROLES
 
 
 class SiteSerializer(serializers.ModelSerializer):

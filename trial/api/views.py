@@ -19,9 +19,9 @@ from rest_framework.response import Response
 
 from trial.exceptions import InvalidInput, NotFound
 from trial.models import Consent, ProtocolVersion, Site
-from trial.selectors.access import scope_by_site, sites_visible_to
+from trial.selectors.access import role_of, scope_by_site, sites_visible_to
 from trial.selectors.audit import patient_audit_trail
-from trial.selectors.patients import patient_get, patient_list
+from trial.selectors.patients import PSEUDONYMISED_ROLES, patient_get, patient_list
 from trial.services import patients as svc
 
 from . import serializers as s
@@ -302,7 +302,12 @@ class PatientAuditApi(TrialApiView):
     )
     def get(self, request, patient_id: int):
         patient = patient_get(user=request.user, patient_id=patient_id)
-        entries = patient_audit_trail(patient=patient)
+        masked = (
+            frozenset({"screening_number"})
+            if role_of(request.user) in PSEUDONYMISED_ROLES
+            else frozenset()
+        )
+        entries = patient_audit_trail(patient=patient, masked_fields=masked)
         if request.query_params.get("format") == "csv":
             response = HttpResponse(audit_csv(entries), content_type="text/csv")
             name = patient.trial_number or f"patient-{patient.pk}"

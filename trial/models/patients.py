@@ -104,7 +104,9 @@ class Patient(TrialRecord):
         indexes = [models.Index(fields=["site", "status"], name="patient_site_status")]
 
     def __str__(self) -> str:
-        return self.trial_number or f"{self.site.code}/{self.screening_number}"
+        # Never the screening number: it links to the site's identity file, and __str__
+        # appears in admin pages, histories and messages that central roles read.
+        return self.trial_number or _("screening record %(pk)s") % {"pk": self.pk}
 
 
 class EligibilityAssessment(TrialRecord):

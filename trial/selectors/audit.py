@@ -57,7 +57,12 @@ def _field_names(history_model: type[models.Model]) -> list[str]:
     return [f.attname for f in history_model._meta.concrete_fields if f.attname not in _SKIP_FIELDS]
 
 
-def _entries_for(model: type[models.Model], lookup: str, patient: Patient) -> list[AuditEntry]:
+MASKED = "[masked]"
+
+
+def _entries_for(
+    model: type[models.Model], lookup: str, patient: Patient, masked: frozenset[str]
+) -> list[AuditEntry]:
     history_model = model.history.model  # type: ignore[attr-defined]
     if not lookup:
         condition = {"id": patient.pk}
@@ -83,6 +88,8 @@ def _entries_for(model: type[models.Model], lookup: str, patient: Patient) -> li
                 f: [_plain(before[f]), _plain(v)] for f, v in current.items() if before[f] != v
             }
         previous[row.id] = current
+        for name in masked & changes.keys():
+            changes[name] = [None if v is None else MASKED for v in changes[name]]
         entries.append(
             AuditEntry(
                 at=row.history_date,
@@ -103,10 +110,14 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def patient_audit_trail(*, patient: Patient) -> list[AuditEntry]:
+def patient_audit_trail(
+    *, patient: Patient, masked_fields: frozenset[str] = frozenset()
+) -> list[AuditEntry]:
+    """Every tracked change of the patient's records, oldest first. ``masked_fields`` values
+    are replaced by a marker (the screening number for pseudonymised readers)."""
     entries: list[AuditEntry] = []
     for model, lookup in _TRACKED:
-        entries.extend(_entries_for(model, lookup, patient))
+        entries.extend(_entries_for(model, lookup, patient, masked_fields))
     for event in AuditEvent.objects.filter(patient=patient).select_related("actor"):
         entries.append(
             AuditEntry(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from trial.exceptions import NotFound
-from trial.models import Patient
+from trial.models import Patient, Role
 
-from .access import User, scope_by_site
+from .access import User, role_of, scope_by_site
+
+# Roles that see pseudonymised data only: never the site-held screening number.
+PSEUDONYMISED_ROLES = frozenset({Role.SPONSOR_MONITOR, Role.STATISTICIAN, Role.LAB})
 
 
 def patient_list(
@@ -25,9 +28,11 @@ def patient_list(
     if status:
         qs = qs.filter(status=status)
     if search:
-        qs = qs.filter(trial_number__icontains=search) | qs.filter(
-            screening_number__icontains=search
-        )
+        condition = Q(trial_number__icontains=search)
+        if role_of(user) not in PSEUDONYMISED_ROLES:
+            # The screening number links the trial number to the site's identity file.
+            condition |= Q(screening_number__icontains=search)
+        qs = qs.filter(condition)
     return qs.order_by("site__code", "screening_number")
 
 
