@@ -22,7 +22,7 @@ from .environment import simulation_environment
 from .progress import Progress
 from .report import Report, build_report
 from .scenario import REFERENCE, RunConfig, Scenario
-from .world import SimulationError, Staffing, synthetic_staffing
+from .world import SimulationError, Staffing, existing_staffing, synthetic_staffing
 
 __all__ = [
     "REFERENCE",
@@ -32,6 +32,7 @@ __all__ = [
     "SimulationError",
     "SimulationResult",
     "Staffing",
+    "existing_staffing",
     "run_simulation",
 ]
 
@@ -73,4 +74,14 @@ def run_simulation(
         )
         result = simulation.run()
         report = build_report(result)
+    if staffing is not None:
+        _restore_work_factor(result.world.staffing)
     return result, report
+
+
+def _restore_work_factor(staffing: Staffing) -> None:
+    """Existing accounts signed during the run with the simulation's work factor: hash their
+    password again with the configured hasher (Django would do it at their next login)."""
+    for user in {*staffing.investigators, *staffing.coordinators}:
+        user.set_password(staffing.password)
+        user.save(update_fields=["password"])

@@ -122,6 +122,8 @@ class PatientRun:
     team: SiteTeam
     lab: LabAccount
     rng: random.Random
+    ctdna_rng: random.Random
+    qol_rng: random.Random
     marrow: Marrow
     tumour: Tumour
     patient: Patient | None = None
@@ -141,6 +143,7 @@ class PatientRun:
     trigger_seen: int | None = None
     detected_on: dt.date | None = None
     arm: str | None = None
+    line_ordinals: dict[int, int] = field(default_factory=dict)
 
 
 class Clinic:
@@ -158,12 +161,13 @@ class Clinic:
         runs = []
         seed = self.sim.config.seed
         for plan in plans:
-            rng = patient_rng(seed, plan.index)
             run = PatientRun(
                 plan=plan,
                 team=self.world.teams[plan.site_index],
                 lab=self.world.lab_of_site[plan.site_index],
-                rng=rng,
+                rng=patient_rng(seed, plan.index),
+                ctdna_rng=patient_rng(seed, plan.index, "ctdna"),
+                qol_rng=patient_rng(seed, plan.index, "qol"),
                 marrow=Marrow(plan, self.scenario, patient_rng(seed, plan.index, "marrow")),
                 tumour=Tumour(plan, patient_rng(seed, plan.index, "tumour")),
             )
@@ -200,6 +204,8 @@ class Clinic:
             .values_list("pk", flat=True)
             .first()
         )
+        if run.line_id is not None:
+            run.line_ordinals.setdefault(run.line_id, len(run.line_ordinals) + 1)
 
     def _new_line(self, run: PatientRun, phase: str) -> None:
         """The patient's line or step changed: actions planned for the old one lapse."""
@@ -305,10 +311,12 @@ class Clinic:
 
     # --- the calendar ------------------------------------------------------------------------
 
-    def _imaging_day(self, run: PatientRun, key: str, planned_on: dt.date) -> dt.date:
-        """The day inside the imaging window the site books the scan (stable per item)."""
+    def _imaging_day(self, run: PatientRun, line_id: int, key: str, planned_on: dt.date):
+        """The day inside the imaging window the site books the scan: stable per item, and
+        independent of the calendar dates (a run shifted in time books the same days)."""
         jitter = self.scenario.imaging_jitter_days
-        digest = zlib.crc32(f"{self.sim.config.seed}:{run.plan.index}:{key}:{planned_on}".encode())
+        line = run.line_ordinals.get(line_id, 0)
+        digest = zlib.crc32(f"{self.sim.config.seed}:{run.plan.index}:{line}:{key}".encode())
         return planned_on + (digest % (2 * jitter + 1) - jitter) * DAY
 
     def calendar_rows(self, day: dt.date) -> list[tuple]:
@@ -369,7 +377,9 @@ class Clinic:
                 self._draw(run, day)
             elif kind == ItemKind.QOL and planned_on == day:
                 self._questionnaire(run, day)
-            elif kind == ItemKind.IMAGING and self._imaging_day(run, key, planned_on) == day:
+            elif (
+                kind == ItemKind.IMAGING and self._imaging_day(run, line_id, key, planned_on) == day
+            ):
                 self._imaging(run, day)
 
     # --- cycles, blood counts and dose decisions ---------------------------------------------
@@ -525,12 +535,12 @@ class Clinic:
             operation="POST patients/{id}/samples",
         )
         if run.esr1_on is not None and day >= run.esr1_on and run.clone is None:
-            run.clone = clone_level(plan, run.rng)
+            run.clone = clone_level(plan, run.ctdna_rng)
             if run.phase == "step1" and plan.synchronous_progression:
                 run.progression_on = day  # progression found by the next scan
-        failed = run.rng.random() < self.scenario.technical_failure_rate
+        failed = run.ctdna_rng.random() < self.scenario.technical_failure_rate
         turnaround = math.exp(
-            run.rng.gauss(
+            run.ctdna_rng.gauss(
                 math.log(self.scenario.turnaround_median_days), self.scenario.turnaround_log_sd
             )
         )
@@ -546,12 +556,12 @@ class Clinic:
                 "assay": "ddPCR",
                 "status": "failed" if failed else "reported",
                 "failure_reason": "insufficient cfDNA" if failed else None,
-                "variants": [] if failed else ctdna_variants(plan, run.rng, run.clone),
+                "variants": [] if failed else ctdna_variants(plan, run.ctdna_rng, run.clone),
             },
         )
         if failed:
             self.sim.plan(
-                analysed_on + uniform_days(run.rng, self.scenario.redraw_after_days) * DAY,
+                analysed_on + uniform_days(run.ctdna_rng, self.scenario.redraw_after_days) * DAY,
                 run,
                 "redraw",
             )
@@ -700,9 +710,9 @@ class Clinic:
     # --- questionnaires ----------------------------------------------------------------------
 
     def _questionnaire(self, run: PatientRun, day: dt.date) -> None:
-        if run.rng.random() >= self.scenario.qol_compliance:
+        rng = run.qol_rng
+        if rng.random() >= self.scenario.qol_compliance:
             return  # not filled in: the product records it as missed
-        rng = run.rng
         responses = {str(item): rng.randint(1, 4) for item in range(1, 29)}
         responses |= {"29": rng.randint(3, 7), "30": rng.randint(3, 7)}
         self.sim.meter.call(

@@ -100,7 +100,10 @@ def _settings_for_the_run() -> dict:
     }
     return {
         "REST_FRAMEWORK": rest,
-        "PASSWORD_HASHERS": ["monitoring.simulation.environment.SimulationPasswordHasher"],
+        "PASSWORD_HASHERS": [
+            "monitoring.simulation.environment.SimulationPasswordHasher",
+            *settings.PASSWORD_HASHERS,  # to verify the existing hashes (then replaced)
+        ],
         "EMAIL_BACKEND": "monitoring.simulation.environment.CountingEmailBackend",
         "ALLOWED_HOSTS": [*settings.ALLOWED_HOSTS, API_HOST],
     }

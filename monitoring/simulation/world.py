@@ -173,6 +173,38 @@ def synthetic_staffing(*, sites: int, seed: int) -> Staffing:
     return Staffing(created, investigators, coordinators, data_manager, statistician, password)
 
 
+def _staff(role: str, site: Site | None = None) -> Any:
+    profiles = StaffProfile.objects.filter(role=role, user__is_active=True).select_related("user")
+    if site is not None:
+        profiles = profiles.filter(sites=site)
+    profile = profiles.order_by("user__username").first()
+    return None if profile is None else profile.user
+
+
+def existing_staffing(*, site_codes: list[str], password: str) -> Staffing:
+    """The sites ``site_codes`` and the staff already there: the first investigator of each
+    site (by username), its first research coordinator (else the investigator), the first
+    data manager and statistician. ``password`` is the investigators' (they sign with it)."""
+    sites = list(Site.objects.filter(code__in=site_codes).order_by("code"))
+    missing = sorted(set(site_codes) - {s.code for s in sites})
+    if missing:
+        raise SimulationError(f"unknown sites: {', '.join(missing)}")
+    investigators = [_staff(Role.INVESTIGATOR, site) for site in sites]
+    if None in investigators:
+        raise SimulationError("every site needs an active investigator")
+    coordinators = [
+        _staff(Role.COORDINATOR, site) or inv
+        for site, inv in zip(sites, investigators, strict=True)
+    ]
+    data_manager, statistician = _staff(Role.DATA_MANAGER), _staff(Role.STATISTICIAN)
+    if data_manager is None or statistician is None:
+        raise SimulationError("the trial needs an active data manager and a statistician")
+    for user in investigators:
+        if not user.check_password(password):
+            raise SimulationError(f"the password given is not {user.get_username()}'s")
+    return Staffing(sites, investigators, coordinators, data_manager, statistician, password)
+
+
 def _labs(staffing: Staffing) -> list[Lab]:
     labs = []
     for number in range(1, LAB_COUNT + 1):

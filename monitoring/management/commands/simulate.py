@@ -3,6 +3,8 @@ PADA-1 trial driven through the product, ending with the simulated-vs-published 
 
 Run it on an empty trial (a fresh database): the report's figures are trial-wide. The report
 is printed and written to ``reports/simulation-<seed>.md``; progress goes to stderr.
+``--site-codes`` runs the trial at existing sites with their staff (the investigators'
+password is read from ``--password-file``), as ``seed_demo`` does for the demo.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from monitoring.simulation import RunConfig, SimulationError, run_simulation
+from monitoring.simulation import (
+    RunConfig,
+    SimulationError,
+    existing_staffing,
+    run_simulation,
+)
+from monitoring.simulation.scenario import SCENARIOS
 
 
 def _positive(value: str) -> int:
@@ -38,10 +46,26 @@ class Command(BaseCommand):
             default=None,
             help="last simulated day, YYYY-MM-DD (default: today)",
         )
+        parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="reference")
+        parser.add_argument(
+            "--site-codes", default="", help="comma-separated existing sites (default: new SIMnn)"
+        )
+        parser.add_argument("--password-file", default="", help="with --site-codes")
         parser.add_argument(
             "--report-dir", default=str(Path(settings.BASE_DIR) / "reports"), help="where to write"
         )
-        parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument("--quiet", action="store_true", help="no progress, no printed report")
+
+    def _staffing(self, options):
+        codes = [c.strip() for c in options["site_codes"].split(",") if c.strip()]
+        if not codes:
+            return None
+        if len(codes) != options["sites"]:
+            raise CommandError("--site-codes must name --sites sites")
+        if not options["password_file"]:
+            raise CommandError("--site-codes needs --password-file (the investigators')")
+        password = Path(options["password_file"]).read_text().strip()
+        return lambda: existing_staffing(site_codes=codes, password=password)
 
     def handle(self, *args, **options):
         if options["months"] < 1:
@@ -51,13 +75,14 @@ class Command(BaseCommand):
             sites=options["sites"],
             seed=options["seed"],
             months=options["months"],
+            scenario=SCENARIOS[options["scenario"]],
         )
-        last_day = options["end"] or timezone.localdate()
         try:
             _result, report = run_simulation(
                 config,
-                last_day=last_day,
-                stream=None if options["no_progress"] else self.stderr._out,
+                last_day=options["end"] or timezone.localdate(),
+                staffing=self._staffing(options),
+                stream=None if options["quiet"] else self.stderr._out,
             )
         except SimulationError as error:
             raise CommandError(str(error)) from error
@@ -65,5 +90,6 @@ class Command(BaseCommand):
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"simulation-{config.seed}.md"
         path.write_text(report.markdown)
-        self.stdout.write(report.markdown)
+        if not options["quiet"]:
+            self.stdout.write(report.markdown)
         self.stderr.write(f"report written to {path}")

@@ -50,7 +50,7 @@ def test_accrual_is_staggered_and_sites_recruit_only_once_open(big_cohort):
     days = [p.registered_day for p in big_cohort]
     assert days == sorted(days)
     accrual_days = REFERENCE.months_to_days(REFERENCE.accrual_months(BIG.months))
-    assert 0 <= days[0] and days[-1] <= accrual_days
+    assert days[0] >= 0 and days[-1] <= accrual_days
     first_day_of_site = {}
     for plan in big_cohort:
         first_day_of_site.setdefault(plan.site_index, plan.registered_day)
