@@ -298,5 +298,9 @@ LOGGING = {
 # Bound on each readiness check that waits on the network (Redis, Celery ping).
 HEALTH_CHECK_TIMEOUT_S = env.float("HEALTH_CHECK_TIMEOUT_S", default=1.0)
 
+# Lab batches and FHIR Bundles: ~0.3 KB a result, so 10 MB holds some 30,000 results. Larger
+# bodies are refused with 413 ``payload_too_large``.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+
 # --- Product --------------------------------------------------------------------------------
 TRIAL_PUBLIC_URL = env.str("TRIAL_PUBLIC_URL", default="http://127.0.0.1:8000")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -36,13 +37,30 @@ def error_response(
     )
 
 
-def exception_handler(exc, context):
-    if isinstance(exc, DomainError):
-        return error_response(exc.code, exc.message, exc.details, exc.status_code)
+def _api_exception_response(exc: exceptions.APIException) -> Response:
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    code = _first_code(exc.get_codes())
+    if isinstance(exc, exceptions.Throttled):
+        code = "rate_limited"
+    message = exc.detail if isinstance(exc.detail, str) else str(exc)
+    return error_response(code, message, {}, exc.status_code, headers)
+
+
+def _fixed_response(exc: Exception) -> Response | None:
+    """Errors whose reply depends only on their type."""
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(
+            "payload_too_large",
+            _("The request body is larger than the server accepts."),
+            {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, Http404):
         return error_response("not_found", _("Not found."), {}, status.HTTP_404_NOT_FOUND)
-    if isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
     if isinstance(exc, HardDeleteForbidden):
         return error_response(
             "delete_forbidden",
@@ -50,6 +68,17 @@ def exception_handler(exc, context):
             {},
             status.HTTP_405_METHOD_NOT_ALLOWED,
         )
+    return None
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return error_response(exc.code, exc.message, exc.details, exc.status_code)
+    fixed = _fixed_response(exc)
+    if fixed is not None:
+        return fixed
+    if isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
     if isinstance(exc, exceptions.ValidationError):
         return error_response(
             "validation_error",
@@ -58,21 +87,7 @@ def exception_handler(exc, context):
             status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, exceptions.APIException):
-        headers = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
-        code = _first_code(exc.get_codes())
-        if isinstance(exc, exceptions.Throttled):
-            code = "rate_limited"
-        return error_response(
-            code,
-            exc.detail if isinstance(exc.detail, str) else str(exc),
-            {},
-            exc.status_code,
-            headers,
-        )
+        return _api_exception_response(exc)
     logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
     return error_response(
         "internal_error",

@@ -218,3 +218,9 @@ def test_schema_and_docs_are_served_without_a_cdn(client):
     assert docs.status_code == 200
     html = docs.content.decode()
     assert "cdn" not in html.lower() and "/static/drf_spectacular_sidecar/" in html
+
+
+def test_an_oversized_body_is_refused_with_413(api, investigator_a, pada1, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = register(api(investigator_a), screening_number="S-1", padding="x" * 5000)
+    assert_error(response, 413, "payload_too_large")
