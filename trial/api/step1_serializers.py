@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trial.models import (
+    QLQ_C30_SCALE_FIELDS,
     AdverseEvent,
     Attribution,
     BloodCount,
@@ -383,28 +384,7 @@ class TumourAssessmentSerializer(serializers.ModelSerializer):
 class QolQuestionnaireSerializer(serializers.ModelSerializer):
     class Meta:
         model = QolQuestionnaire
-        fields = [
-            "id",
-            "instrument",
-            "completed_on",
-            "responses",
-            "ql2",
-            "pf2",
-            "rf2",
-            "ef",
-            "cf",
-            "sf",
-            "fa",
-            "nv",
-            "pa",
-            "dy",
-            "sl",
-            "ap",
-            "co",
-            "di",
-            "fi",
-            "summary",
-        ]
+        fields = ["id", "instrument", "completed_on", "responses", *QLQ_C30_SCALE_FIELDS]
 
 
 class LocoregionalTreatmentSerializer(serializers.ModelSerializer):
