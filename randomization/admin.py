@@ -15,7 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from randomization.models import Allocation, Crossover, Design, Method
 from randomization.selectors.allocations import ALLOCATION_READERS
-from randomization.selectors.designs import LIST_READERS, design_draws, design_entries
+from randomization.selectors.designs import (
+    DESIGN_FIELDS,
+    LIST_READERS,
+    design_draws,
+    design_entries,
+)
 from randomization.services.lifecycle import design_list_open
 from trial.admin import RoleScopedAdmin
 
@@ -46,31 +51,7 @@ class DesignAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["protocol", "status", "method"]
     list_select_related = ["protocol"]
-    fields = [
-        "protocol",
-        "protocol_version",
-        "number",
-        "method",
-        "source",
-        "algorithm_version",
-        "arms",
-        "ratio",
-        "block_sizes",
-        "factors",
-        "weights",
-        "p_preferred",
-        "measure",
-        "length",
-        "seed_sha256",
-        "list_sha256",
-        "status",
-        "created_by",
-        "created_at",
-        "activated_by",
-        "activated_at",
-        "retired_at",
-        "sealed_content",
-    ]
+    fields = [*DESIGN_FIELDS, "sealed_content"]
     readonly_fields = fields
 
     def _reads_lists(self, request) -> bool:

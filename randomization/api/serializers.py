@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from randomization.models import Allocation, Design
+from randomization.selectors.designs import DESIGN_FIELDS
 from randomization.services.allocation import allocation_record
 from randomization.services.designs import randomized_arms
 from trial.api.serializers import TreatmentLineSerializer
@@ -90,34 +91,7 @@ class DesignSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Design
-        fields = [
-            "id",
-            "protocol",
-            "protocol_version",
-            "number",
-            "method",
-            "source",
-            "algorithm_version",
-            "arms",
-            "ratio",
-            "block_sizes",
-            "factors",
-            "weights",
-            "p_preferred",
-            "measure",
-            "length",
-            "seed_sha256",
-            "list_sha256",
-            "status",
-            "created_by",
-            "created_at",
-            "activated_by",
-            "activated_at",
-            "retired_at",
-            "allocated",
-            "capacity",
-            "strata",
-        ]
+        fields = ["id", *DESIGN_FIELDS, "allocated", "capacity", "strata"]
 
 
 class ListEntrySerializer(serializers.Serializer):

@@ -11,6 +11,31 @@ from trial.models import Role
 from trial.selectors.access import User, require_role
 
 LIST_READERS = frozenset({Role.STATISTICIAN, Role.DATA_MANAGER})
+# What central readers see of a design (API and admin): parameters, digests, who and when.
+DESIGN_FIELDS = (
+    "protocol",
+    "protocol_version",
+    "number",
+    "method",
+    "source",
+    "algorithm_version",
+    "arms",
+    "ratio",
+    "block_sizes",
+    "factors",
+    "weights",
+    "p_preferred",
+    "measure",
+    "length",
+    "seed_sha256",
+    "list_sha256",
+    "status",
+    "created_by",
+    "created_at",
+    "activated_by",
+    "activated_at",
+    "retired_at",
+)
 
 
 def design_list(*, user: User | None) -> QuerySet[Design]:
