@@ -4,6 +4,7 @@ can be deleted; audit rows are read-only."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from django import forms
@@ -427,13 +428,39 @@ class ProtocolVersionAdmin(admin.ModelAdmin):
         "number",
         "document_version",
         "content_sha256",
-        "document",
+        "document_for_reader",
         "source_name",
         "loaded_at",
     ]
+    exclude = ["document"]
 
     def has_module_permission(self, request):
         return request.user.is_superuser or profile_of(request.user) is not None
+
+    @staticmethod
+    def _render(document):
+        return format_html(
+            "<pre>{}</pre>", json.dumps(document, indent=2, ensure_ascii=False, default=str)
+        )
+
+    @admin.display(description=_("protocol document"))
+    def document_full(self, obj):
+        return self._render(obj.document)
+
+    @admin.display(description=_("protocol document"))
+    def document_concealed(self, obj):
+        """The randomization design (block sizes, minimization parameters) is concealed from
+        everyone but central roles."""
+        document = dict(obj.document)
+        if "randomization" in document:
+            document["randomization"] = str(_("concealed"))
+        return self._render(document)
+
+    def get_readonly_fields(self, request, obj=None):
+        profile = profile_of(request.user)
+        central = request.user.is_superuser or (profile and profile.role in CENTRAL_ROLES)
+        shown = "document_full" if central else "document_concealed"
+        return [shown if f == "document_for_reader" else f for f in self.readonly_fields]
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)

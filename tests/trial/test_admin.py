@@ -116,3 +116,14 @@ def test_sponsor_reads_but_cannot_change(client, sponsor, investigator_a, site_a
     assert client.get("/admin/trial/patient/").status_code == 200
     response = client.post(f"/admin/trial/patient/{patient.pk}/change/", {"year_of_birth": 1950})
     assert response.status_code == 403
+
+
+def test_the_protocol_document_conceals_the_randomization_design_from_sites(
+    client, investigator_a, statistician, pada1
+):
+    client.force_login(investigator_a)
+    page = client.get(f"/admin/trial/protocolversion/{pada1.pk}/change/").content.decode()
+    assert "block_sizes" not in page and "concealed" in page and "cycle_length_days" in page
+    client.force_login(statistician)
+    page = client.get(f"/admin/trial/protocolversion/{pada1.pk}/change/").content.decode()
+    assert "block_sizes" in page
