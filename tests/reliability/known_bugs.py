@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
+HUMANS = frozenset({"inv_a", "coord_a", "inv_b", "sponsor", "stat", "dm"})
+
 
 @dataclass(frozen=True)
 class KnownBug:
@@ -35,6 +37,44 @@ KNOWN_BUGS: list[KnownBug] = [
         "sealed-history",
         frozenset({"allocation", "ctdna_result", "ctdna_variant"}),
         re.compile(r"^(update|delete) of [a-z_]+ accepted$"),
+    ),
+    KnownBug(
+        "REL-9",
+        "paginated lists ({count, next, previous, results}) are documented as bare arrays: "
+        "patients, schedule/due, haematological-toxicities, a patient's adverse-events, "
+        "blood-counts, samples and ctdna-results, ctdna/results, randomization/designs",
+        "schema",
+        HUMANS | {"lab_a"},
+        re.compile(r'^GET \S+: Response violates schema: \{"count":\d+,.* is not of type "array"'),
+    ),
+    KnownBug(
+        "REL-10",
+        "null where the schema says string: a patient's screening_number for pseudonymised "
+        "roles, and a field of unsigned dose decisions",
+        "schema",
+        HUMANS,
+        re.compile(
+            r"^GET /api/v1/patients/\{patient_id\}/(dose-decisions/)?: Response violates "
+            r'schema: null is not of type "string"'
+        ),
+    ),
+    KnownBug(
+        "REL-11",
+        "?format=csv answers text/csv, which the schema does not document (patient audit "
+        "trail, design list)",
+        "schema",
+        HUMANS,
+        re.compile(r"^GET \S+: Undocumented Content-Type: Received: text/csv"),
+    ),
+    KnownBug(
+        "REL-12",
+        "403 (and 404) not documented on list operations that document only 200: sites, "
+        "patients, schedule/due and a patient's consents, cycles, adverse-events, "
+        "blood-counts, dose-decisions, tumour-assessments, qol, locoregional-treatments, "
+        "survival-contacts",
+        "schema",
+        frozenset({"lab_a"}),
+        re.compile(r"^GET \S+: Undocumented status code: Received: 403"),
     ),
 ]
 
