@@ -14,7 +14,8 @@ from randomization.models import Allocation, Crossover
 from trial.management.commands import seed_demo
 from trial.models import Patient, Step2Trigger, TriggerStatus
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+# Real commits: the outbox and e-mails leave after commit (on_commit), as in production.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 END = dt.date(2027, 3, 31)
 
 

@@ -29,7 +29,8 @@ from trial.models import (
 
 from .conftest import END, SMALL
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+# Real commits: the outbox and e-mails leave after commit (on_commit), as in production.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def check_every_randomized_patient_passed_the_gate():
