@@ -15,7 +15,8 @@ from .figures import Bound, Figure, Target, format_number, ratio
 from .markdown import Section, table
 from .web import EndpointResult, MemoryResult
 
-if TYPE_CHECKING:  # the schedule module needs Django set up
+if TYPE_CHECKING:  # these modules need Django set up
+    from .pages import PagesBench
     from .schedule import ScheduleBench, ScheduleRun
 
 BASELINE = "bare"
@@ -43,6 +44,7 @@ SCHEDULE_TIME_TARGET = (Target(Bound.AT_MOST, 5),)
 # looks up recipients and writes audit rows once per site and stage; the other queries must not
 # grow with the number of patients.
 SCHEDULE_QUERY_TARGET = (Target(Bound.AT_MOST, 1, relative=True),)
+PAGE_TARGET = (Target(Bound.AT_MOST, 300),)
 
 
 @dataclass(frozen=True)
@@ -78,15 +80,19 @@ def _label(result: EndpointResult) -> str:
 
 
 def _throughput(result: EndpointResult) -> float:
-    return (
-        result.load.requests_per_s if result.name in (BASELINE, READ) else result.load.items_per_s
-    )
+    """Rows stored per second as the database counted them when it was asked, else the load
+    generator's view: successful requests (times the results each carries)."""
+    if result.stored_per_s is not None:
+        return result.stored_per_s
+    if result.name in (BASELINE, READ):
+        return result.load.requests_per_s
+    return result.load.items_per_s
 
 
 def _note(result: EndpointResult) -> str:
     notes = []
     if result.load.requests == 0:
-        notes.append("no request completed within the duration")
+        notes.append("no request completed within the measurement")
     if result.load.errors:
         notes.append(f"{result.load.errors} errors")
     if result.load.exhausted:
@@ -137,6 +143,7 @@ def figures_of(
     http: Sequence[EndpointResult],
     memory: MemoryResult | None,
     schedule: ScheduleBench | None = None,
+    pages: PagesBench | None = None,
 ) -> list[Figure]:
     """Every figure, each beside its same-run baseline: pgbench for the bare endpoint, the
     bare endpoint for the product's writes."""
@@ -183,6 +190,27 @@ def figures_of(
         )
     if schedule is not None:
         figures += schedule_figures(schedule)
+    if pages is not None:
+        figures += page_figures(pages)
+    return figures
+
+
+def page_figures(pages: PagesBench) -> list[Figure]:
+    """Each dashboard page and admin list: server time at p95 against 300 ms."""
+    figures = []
+    for page in pages.pages:
+        note = f"{page.queries} queries"
+        if page.status != 200:
+            note = f"HTTP {page.status}, {note}"
+        figures.append(
+            Figure(
+                name=f"{page.name} at {_patients(pages.patients)} patients, p95",
+                value=page.latency.p95_ms,
+                unit="ms",
+                targets=PAGE_TARGET,
+                note=note,
+            )
+        )
     return figures
 
 
@@ -254,10 +282,13 @@ def http_section(http: Sequence[EndpointResult], pgbench: Sequence[PgbenchResult
         rows,
     )
     body += (
-        "\n\nThroughput is results/s for the ctDNA endpoints (a batch counts the results its "
-        "answers report created), req/s otherwise. Latencies are the load generator's, per "
-        "request. `x pgbench` compares with the best pgbench rate of the run. Errors count "
-        "non-2xx answers, socket errors and failed batch items; they must be 0."
+        "\n\nThroughput is what the database stored during the measurement (rows counted by "
+        "their creation time: results for the ctDNA endpoints, rows for the bare endpoint), so "
+        "a long batch still running when the load stops counts for the results it committed; "
+        "req/s counts the requests the load generator saw complete (the read has no rows). "
+        "Latencies are the load generator's, per request. `x pgbench` compares with the best "
+        "pgbench rate of the run. Errors count non-2xx answers, socket errors and failed batch "
+        "items; they must be 0."
     )
     return Section("HTTP endpoints", body)
 
@@ -347,3 +378,28 @@ def schedule_section(schedule: ScheduleBench) -> Section:
         f"not grow with the number of patients."
     )
     return Section("Daily schedule job", body)
+
+
+def pages_section(pages: PagesBench) -> Section:
+    rows = [
+        [
+            page.name,
+            f"`{page.path}`",
+            page.status,
+            page.requests,
+            format_number(page.latency.p50_ms),
+            format_number(page.latency.p95_ms),
+            page.queries,
+            format_number(page.response_kb),
+        ]
+        for page in pages.pages
+    ]
+    body = table(["page", "path", "status", "requests", "p50 ms", "p95 ms", "queries", "KB"], rows)
+    body += (
+        f"\n\nServer time in-process (Django's test client: middleware, view, queries, template; "
+        f"no network), {pages.patients:,} patients, after one warm-up request per page; the "
+        f"dashboards as a data manager, the admin lists as a superuser, both seeing every site "
+        f"(`bench/pages.py`). The patients have calendars and, for 300 of them, ctDNA results; "
+        f"no adverse events, tumour assessments, QoL or allocations."
+    )
+    return Section("Dashboard pages and admin lists", body)

@@ -10,6 +10,7 @@ migrates it, seeds it through the product's services, then measures:
 3. through gunicorn (loopback, ``bench.settings``): the bare DRF insert with history, ctDNA
    ingestion (JSON, batch, FHIR) and a read, with wrk (or a Python client without wrk);
 4. the web workers' peak RSS after 10,000 requests;
+5. dashboard pages and admin lists at 50k patients (server time and query count);
 
 and writes ``reports/bench/REPORT.md`` and ``results.json``. The database is dropped at the
 end. Every part is bounded in time; the whole run takes a few minutes on 2 cores.
@@ -42,6 +43,7 @@ from bench.compose import (  # noqa: E402
     figures_of,
     http_section,
     memory_section,
+    pages_section,
     pgbench_section,
     schedule_section,
     setup_section,
@@ -60,6 +62,7 @@ from bench.markdown import Section, render_report  # noqa: E402
 from bench.server import gunicorn_start, process_environment  # noqa: E402
 
 if TYPE_CHECKING:
+    from bench.pages import PagesBench
     from bench.schedule import ScheduleBench
 from bench.web import (  # noqa: E402
     Endpoint,
@@ -77,14 +80,13 @@ WORK_DIR = ROOT / "var" / "bench"
 # measurement, well above what 2 cores reach, so a run does not run out.
 MAX_RESULTS_PER_S = {JSON_SINGLE: 1200, BATCH: 5000, FHIR: 2500}
 ENDPOINTS = (BASELINE, JSON_SINGLE, BATCH, FHIR, READ)
-PGBENCH, SCHEDULE = "pgbench", "schedule"
-PARTS = (PGBENCH, *ENDPOINTS, SCHEDULE)
+PGBENCH, SCHEDULE, PAGES = "pgbench", "schedule", "pages"
+PARTS = (PGBENCH, *ENDPOINTS, SCHEDULE, PAGES)
 SCHEDULE_SIZES = (1_000, 10_000, 50_000)
 QUICK_SCHEDULE_SIZES = (100, 300, 1_000)
 NOT_MEASURED = [
     "randomization throughput and latency at 1, 8 and 32 clients: its own script, "
     "`bench/bench_randomization.py`, writes `reports/bench/randomization.md`",
-    "dashboard pages and admin lists at 50k patients: the dashboards have not landed",
     "the simulator's wall time for 1,000 patients over 3 years: the simulator has not landed",
     "peak RSS of a Celery worker after a day's jobs at 50k patients, and of a full export at "
     "50k patients: the daily jobs and the exports have not landed",
@@ -116,7 +118,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--workers", type=int, default=2 * cores, help="gunicorn sync workers")
     parser.add_argument("--connections", type=int, default=0, help="default: 2 x workers")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up")
     parser.add_argument("--patients", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--fhir-bundle-size", type=int, default=20)
@@ -193,12 +195,21 @@ def _budget(options: Options, name: str) -> int:
     return int(MAX_RESULTS_PER_S[name] * (options.duration_s + options.warmup_s))
 
 
+def _stored_counter(model: Any) -> Any:
+    def count(started: dt.datetime, ended: dt.datetime) -> int:
+        return model.objects.filter(created_at__gte=started, created_at__lt=ended).count()
+
+    return count
+
+
 def seed_workload(options: Options) -> Workload:
     """Accounts, enrolled patients and the samples every ctDNA body quotes (see bench/seed.py)."""
     from django.utils import timezone
 
     from bench import ctdna, seed
+    from bench.baseline.models import BaselineRow
     from monitoring.api import examples
+    from monitoring.models import CtdnaResult
 
     today = timezone.localdate()
     budgets = {name: _budget(options, name) for name in MAX_RESULTS_PER_S}
@@ -217,16 +228,19 @@ def seed_workload(options: Options) -> Workload:
     batch = refs[len(single) : len(single) + budgets[BATCH]]
     fhir = refs[len(single) + len(batch) :]
     lab = accounts.lab_token
+    stored_rows = _stored_counter(BaselineRow)
+    stored_results = _stored_counter(CtdnaResult)
     baseline_bodies = tuple(
         json.dumps({"sample_id": f"bare-{i}", "value": 0.0123}) for i in range(budgets[JSON_SINGLE])
     )
     endpoints = [
-        Endpoint(BASELINE, BASELINE_PATH, lab, baseline_bodies),
+        Endpoint(BASELINE, BASELINE_PATH, lab, baseline_bodies, stored=stored_rows),
         Endpoint(
             JSON_SINGLE,
             "/api/v1/ctdna/results/",
             lab,
             ctdna.json_bodies(single, examples.RESULT),
+            stored=stored_results,
         ),
         Endpoint(
             BATCH,
@@ -236,6 +250,7 @@ def seed_workload(options: Options) -> Workload:
             items_per_request=options.batch_size,
             count_batch=True,
             connections=options.workers,  # long requests: one per worker, none queued
+            stored=stored_results,
         ),
         Endpoint(
             FHIR,
@@ -245,6 +260,7 @@ def seed_workload(options: Options) -> Workload:
             items_per_request=options.fhir_bundle_size,
             content_type="application/fhir+json",
             connections=options.workers,
+            stored=stored_results,
         ),
         Endpoint(READ, "/api/v1/patients/?limit=50", accounts.reader_token),
     ]
@@ -278,9 +294,11 @@ def run_http(
                 continue
             log(f"loading {endpoint.name} ({endpoint.path})")
             result = bench_endpoint(server, endpoint, plan)
+            stored = result.stored_per_s
             log(
-                f"  {result.load.requests_per_s:,.0f} req/s, {result.load.items_per_s:,.0f} "
-                f"items/s, p95 {result.load.latency.p95_ms:.1f} ms, errors {result.load.errors}, "
+                f"  {result.load.requests_per_s:,.0f} req/s"
+                + ("" if stored is None else f", {stored:,.0f} stored/s")
+                + f", p95 {result.load.latency.p95_ms:.1f} ms, errors {result.load.errors}, "
                 f"drained in {result.drain_s:.1f} s"
             )
             results.append(result)
@@ -292,7 +310,7 @@ def run_http(
             served=served,
             endpoint=workload.top_up,
             plan=plan,
-            max_top_up_s=15 if options.quick else 90,
+            max_top_up_s=15 if options.quick else 60,
         )
     finally:
         server.stop()
@@ -325,6 +343,18 @@ def run_schedule(options: Options) -> ScheduleBench | None:
     )
 
 
+def run_pages(options: Options) -> PagesBench | None:
+    """Dashboards and admin lists, once every other part has filled the database."""
+    if PAGES not in options.only:
+        return None
+    from bench.pages import bench_pages
+    from trial.models import Patient
+
+    patients = Patient.objects.count()
+    log(f"dashboard pages and admin lists at {patients:,} patients")
+    return bench_pages(patients=patients, repeats=5 if options.quick else 10, log=log)
+
+
 def to_jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         data = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -353,9 +383,14 @@ def main(argv: list[str] | None = None) -> int:
     log(f"database {options.database}: creating and migrating")
     database_recreate(pg, options.database)
     try:
+        import logging
+
         import django
 
         django.setup()
+        # The product logs one line per request: not on this console (gunicorn's go to
+        # var/bench/web.log); warnings and errors still show.
+        logging.disable(logging.INFO)
         from django.core.management import call_command
         from django.db import connections
 
@@ -374,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
         pgbench = run_pgbench(options, pg)
         http, memory = run_http(options, workload, env, use_wrk)
+        pages = run_pages(options)
     finally:
         from django.db import connections
 
@@ -402,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(memory_section(memory))
     if schedule is not None:
         sections.append(schedule_section(schedule))
+    if pages is not None:
+        sections.append(pages_section(pages))
     wall_time_s = time.monotonic() - started
     machine = dataclasses.replace(machine, load_after=load_average())
     options.out.mkdir(parents=True, exist_ok=True)
@@ -425,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                     "http": http,
                     "memory": memory,
                     "schedule": schedule,
+                    "pages": pages,
                     "wall_time_s": wall_time_s,
                 }
             ),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,8 @@ class Endpoint:
     content_type: str = "application/json"
     count_batch: bool = False
     connections: int | None = None  # instead of the plan's, for long requests
+    # Rows the server committed between two instants: the throughput, whatever the requests.
+    stored: Callable[[dt.datetime, dt.datetime], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,20 @@ class EndpointResult:
     warmup: LoadResult
     load: LoadResult
     drain_s: float = 0.0
+    stored: int | None = None
+    window_s: float = 0.0
 
     @property
     def requests_sent(self) -> int:
         return self.warmup.requests + self.load.requests
+
+    @property
+    def stored_per_s(self) -> float | None:
+        """Rows committed per second during the measurement, counted in the database: a
+        request still running when the load generator stops counts for what it stored."""
+        if self.stored is None or not self.window_s:
+            return None
+        return self.stored / self.window_s
 
 
 def _spec(
@@ -88,8 +102,11 @@ def bench_endpoint(server: Gunicorn, endpoint: Endpoint, plan: LoadPlan) -> Endp
     warmup_bodies, bodies = split_bodies(endpoint.bodies, plan.warmup_s, plan.duration_s)
     warmup = load_once(server, _spec(endpoint, plan, plan.warmup_s, warmup_bodies), plan)
     server.drain()
+    started = dt.datetime.now(dt.UTC)
     load = load_once(server, _spec(endpoint, plan, plan.duration_s, bodies), plan)
+    ended = dt.datetime.now(dt.UTC)
     drain_s = server.drain()
+    stored = endpoint.stored(started, ended) if endpoint.stored else None
     return EndpointResult(
         name=endpoint.name,
         path=endpoint.path,
@@ -97,6 +114,8 @@ def bench_endpoint(server: Gunicorn, endpoint: Endpoint, plan: LoadPlan) -> Endp
         warmup=warmup,
         load=load,
         drain_s=drain_s,
+        stored=stored,
+        window_s=(ended - started).total_seconds(),
     )
 
 

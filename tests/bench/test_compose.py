@@ -1,5 +1,7 @@
 """From results to figures: each product figure beside its same-run baseline and targets."""
 
+import dataclasses
+
 import pytest
 
 from bench.compose import (
@@ -107,7 +109,7 @@ def test_ingestion_short_of_the_bare_ratio_errors_and_idle_runs_are_named():
     assert single.verdict is Verdict.SHORT  # 450 >= 400 but 0.75 x the bare endpoint
     assert single.note == "12 errors"
     assert figures["ctDNA results, JSON batch of 100"].note == (
-        "no request completed within the duration"
+        "no request completed within the measurement"
     )
     memory = figures["web worker peak RSS after 9,000 requests"]
     assert (memory.verdict, memory.note) == (Verdict.SHORT, "fewer than 10,000 requests")
@@ -149,3 +151,13 @@ def test_schedule_figures_time_at_each_size_and_queries_independent_of_patients(
     )
     queries = figures["daily schedule job, 50k: queries not per item or per site"]
     assert (queries.value, queries.baseline_value, queries.verdict) == (5, 5, Verdict.PASS)
+
+
+def test_rows_counted_in_the_database_are_the_throughput_when_available():
+    batch = _endpoint(BATCH, 0, items=100, batch={"created": 0}, requests=0)
+    batch = dataclasses.replace(batch, stored=1_250, window_s=10.0)
+    bare = dataclasses.replace(_endpoint(BASELINE, 5000), stored=5_100, window_s=10.0)
+    figures = _by_name(figures_of(setup=SETUP, pgbench=[], http=[bare, batch], memory=None))
+    assert figures["ctDNA results, JSON batch of 100"].value == 125
+    assert figures["ctDNA results, JSON batch of 100"].baseline_value == 510
+    assert figures["bare DRF insert with history (stack ceiling)"].value == 510
