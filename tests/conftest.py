@@ -43,6 +43,16 @@ def redis_available() -> bool:
         return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Production hashes with PBKDF2 at 1,000,000 iterations (~0.5 s a password here); every
+    persona would pay that. Tests of the hashing policy itself live with the settings."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _require_services(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
