@@ -55,7 +55,9 @@ def demo_settings(settings, tmp_path):
 
 
 def test_seed_demo_simulates_a_small_trial_and_is_idempotent(pada1, demo_settings, monkeypatch):
-    monkeypatch.setattr(seed_demo, "DEMO_TRIAL", {**seed_demo.DEMO_TRIAL, "months": 4})
+    monkeypatch.setattr(
+        seed_demo, "DEMO_TRIAL", {**seed_demo.DEMO_TRIAL, "patients": 8, "months": 4}
+    )
     out = StringIO()
     call_command("seed_demo", stdout=out, stderr=StringIO())
     password = (demo_settings / "demo_password").read_text().strip()
