@@ -206,7 +206,7 @@ def test_consort_flow(db, known, on_today, as_persona):
     arms = {detail: n for (step, detail), n in counts.items() if step == "Randomized"}
     expected_a = sum(a.arm == "A" for a in known.allocations.values())
     assert arms == {
-        "–": 6,
+        "": 6,
         "Arm A": expected_a,
         "Arm B": 6 - expected_a,
         "Crossed over (Step 3)": 1,
