@@ -9,7 +9,7 @@ from monitoring.analysis.rates import turnaround_by_lab, wilson_interval
 from monitoring.charts.svg import BarSeries, StepSeries, bar_chart, km_chart
 
 from ..selectors.ctdna import failed_samples, incidence_record, lab_samples, rising_times
-from .panel import Figure, Panel, Table, pct, proportion_text, rnd
+from .panel import Figure, Panel, Table, incidence_table, pct, proportion_text, rnd
 
 LANDMARKS_MONTHS = (0, 3, 6, 9, 12, 18, 24)
 
@@ -74,7 +74,8 @@ def _incidence_panel(user, filters, today) -> Panel:
                     _("1 - Kaplan-Meier (%)"),
                 ],
                 rows,
-            )
+            ),
+            incidence_table("rising_incidence_curve", curve),
         ],
     )
 

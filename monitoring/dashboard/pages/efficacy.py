@@ -11,7 +11,7 @@ from monitoring.charts.svg import StepSeries, km_chart
 
 from ..selectors import protocol_document
 from ..selectors.efficacy import POOLED, os_rows, pfs_rows
-from .panel import Figure, Panel, Table, interval_text, p_text, pct, rnd
+from .panel import Figure, Panel, Table, curve_table, interval_text, p_text, pct, rnd
 
 AT_RISK_STEP_MONTHS = 3
 OS_LANDMARK_MONTHS = 24.0
@@ -111,6 +111,7 @@ def _pfs_pooled_panel(user, filters) -> Panel:
                 _curve_rows([curve], labels),
             ),
             _at_risk_table("pfs_pooled_at_risk", at_risk, labels),
+            curve_table("pfs_pooled_curve", [curve], labels),
         ],
     )
 
@@ -173,6 +174,7 @@ def _os_panel(user, filters) -> Panel:
                 ],
             ),
             _at_risk_table("os_at_risk", at_risk, labels),
+            curve_table("os_curve", [curve], labels),
         ],
     )
 
@@ -282,6 +284,7 @@ def build_by_arm(*, user, filters, today, now) -> list[Panel]:  # noqa: ARG001
                     ],
                 ),
                 _at_risk_table("pfs_by_arm_at_risk", result.at_risk, labels),
+                curve_table("pfs_by_arm_curve", result.curves, labels),
             ],
         )
     ]

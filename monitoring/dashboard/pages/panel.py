@@ -105,3 +105,68 @@ def p_text(p: float | None) -> str:
 
 def iso(value: dt.date | dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def curve_table(key: str, curves, labels: dict[str, str] | None = None) -> Table:
+    """Every step of Kaplan-Meier curves (the chart's numbers): time, at risk, events,
+    censored, estimate and pointwise 95 % CI, in percent."""
+    labels = labels or {}
+    return Table(
+        key,
+        _("Kaplan-Meier estimates (the plotted steps)"),
+        [
+            _("Group"),
+            _("Months"),
+            _("At risk"),
+            _("Events"),
+            _("Censored"),
+            _("Estimate (%)"),
+            _("95 % CI lower (%)"),
+            _("95 % CI upper (%)"),
+        ],
+        [
+            [
+                labels.get(curve.group, curve.group),
+                rnd(row.time_months, 2),
+                row.at_risk,
+                row.events,
+                row.censored,
+                pct(row.survival),
+                pct(row.ci_lower),
+                pct(row.ci_upper),
+            ]
+            for curve in curves
+            for row in curve.table
+        ],
+    )
+
+
+def incidence_table(key: str, curve) -> Table:
+    """Every step of a cumulative incidence curve (the chart's numbers)."""
+    return Table(
+        key,
+        _("Cumulative incidence estimates (the plotted steps)"),
+        [
+            _("Months"),
+            _("At risk"),
+            _("Events"),
+            _("Competing events"),
+            _("Censored"),
+            _("Incidence (%)"),
+            _("95 % CI lower (%)"),
+            _("95 % CI upper (%)"),
+        ],
+        [
+            [
+                rnd(row.time_months, 2),
+                row.at_risk,
+                row.events,
+                row.competing,
+                row.censored,
+                pct(row.incidence),
+                pct(row.ci_lower),
+                pct(row.ci_upper),
+            ]
+            for row in curve.table
+        ],
+    )

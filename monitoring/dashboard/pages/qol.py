@@ -14,7 +14,7 @@ from monitoring.charts.svg import LinePoint, LineSeries, StepSeries, km_chart, l
 
 from ..access import sees_arms
 from ..selectors.qol import SCALES, assessments, direction_of, qol_rows
-from .panel import Figure, Panel, Table, pct, rnd
+from .panel import Figure, Panel, Table, curve_table, pct, rnd
 
 SCALE_LABELS = {
     "ql2": gettext_lazy("Global health status / QoL"),
@@ -163,7 +163,8 @@ def _deterioration_panel(items, scale) -> Panel:
                     ]
                     for c in curves
                 ],
-            )
+            ),
+            curve_table("qol_deterioration_curve", curves),
         ],
     )
 

@@ -327,6 +327,10 @@ def test_efficacy_by_arm_feeds_the_survival_analysis(db, known, on_today, as_per
     assert comparison[:3] == [str(round(v, 3)) for v in (hr.hazard_ratio, hr.ci_lower, hr.ci_upper)]
     assert comparison[4:6] == ["yes", str(hr.strata)]
     assert comparison[7] == str(round(expected.logrank.p_value, 4))
+    steps = h.table(html, "pfs_by_arm_curve")[1:]
+    assert len(steps) == sum(len(curve.table) for curve in expected.curves)
+    last_a = [r for r in steps if r[0] == "Arm A"][-1]
+    assert last_a[5] == h.cell(round(100 * expected.curves[0].table[-1].survival, 1))
     at_risk = h.table(html, "pfs_by_arm_at_risk")
     assert at_risk[1:] == [
         [f"Arm {row.group}", *map(str, row.counts)] for row in expected.at_risk.rows
