@@ -71,21 +71,32 @@ def _at_risk_table(key, at_risk, labels) -> Table:
     )
 
 
-def _pfs_pooled_panel(user, filters) -> Panel:
-    records = [row.record(by_arm=False) for row in pfs_rows(user=user, filters=filters)]
-    times = _at_risk_times(records)
+def _pooled_curve(records, label: str, *, minimum_months: float, **chart):
+    """One Kaplan-Meier curve over all ``records``, its numbers at risk and its chart."""
     curve = kaplan_meier(records, groups=[POOLED])[0]
+    times = _at_risk_times(records, minimum=minimum_months)
     at_risk = numbers_at_risk(records, times, groups=[POOLED])
-    labels = {POOLED: _("All randomized patients")}
     svg = km_chart(
-        [StepSeries.from_kaplan_meier(curve, label=labels[POOLED])],
-        title=_("Progression-free survival from randomization, all arms pooled"),
-        description=_("Kaplan-Meier estimate with numbers at risk; censoring marked by ticks."),
+        [StepSeries.from_kaplan_meier(curve, label=label)],
         at_risk=at_risk,
         show_ci=True,
+        at_risk_title=_("Number at risk"),
+        **chart,
+    )
+    return curve, at_risk, svg
+
+
+def _pfs_pooled_panel(user, filters) -> Panel:
+    records = [row.record(by_arm=False) for row in pfs_rows(user=user, filters=filters)]
+    labels = {POOLED: _("All randomized patients")}
+    curve, at_risk, svg = _pooled_curve(
+        records,
+        labels[POOLED],
+        minimum_months=12.0,
+        title=_("Progression-free survival from randomization, all arms pooled"),
+        description=_("Kaplan-Meier estimate with numbers at risk; censoring marked by ticks."),
         x_label=_("Months since randomization"),
         y_label=_("Progression-free (%)"),
-        at_risk_title=_("Number at risk"),
         chart_id="chart-pfs-pooled",
     )
     median = curve.median
@@ -118,22 +129,18 @@ def _pfs_pooled_panel(user, filters) -> Panel:
 
 def _os_panel(user, filters) -> Panel:
     records = [row.record() for row in os_rows(user=user, filters=filters)]
-    times = _at_risk_times(records, minimum=OS_LANDMARK_MONTHS)
-    curve = kaplan_meier(records, groups=[POOLED])[0]
-    at_risk = numbers_at_risk(records, times, groups=[POOLED])
-    landmark = curve.at(OS_LANDMARK_MONTHS)
     labels = {POOLED: _("All patients")}
-    svg = km_chart(
-        [StepSeries.from_kaplan_meier(curve, label=labels[POOLED])],
+    curve, at_risk, svg = _pooled_curve(
+        records,
+        labels[POOLED],
+        minimum_months=OS_LANDMARK_MONTHS,
         title=_("Overall survival"),
         description=_("Kaplan-Meier estimate from the start of treatment, numbers at risk."),
-        at_risk=at_risk,
-        show_ci=True,
         x_label=_("Months since the start of treatment"),
         y_label=_("Alive (%)"),
-        at_risk_title=_("Number at risk"),
         chart_id="chart-os",
     )
+    landmark = curve.at(OS_LANDMARK_MONTHS)
     landmark_text = (
         interval_text(
             pct(landmark.survival), pct(landmark.ci_lower), pct(landmark.ci_upper), unit=" %"

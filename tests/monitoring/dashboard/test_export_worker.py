@@ -1,7 +1,7 @@
 """A real Celery worker against a real Redis runs an export job exactly once.
 
-The test starts a private redis-server on a free port (never the shared one) and a worker
-subprocess on the test database consuming the ``exports`` queue. A statistician requests an
+The test starts a private redis-server on a free port (never the shared one; the broker
+fixture of the schedule worker test) and a worker subprocess on the test database consuming the ``exports`` queue. A statistician requests an
 ODM export through the page; the job id reaches the worker after commit, a duplicate delivery
 is sent on purpose, and the file the worker wrote is downloaded and checked against its
 SHA-256. The job was claimed by one attempt only.
@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import redis
 from celery import current_app
 from django.db import connection
 
 from monitoring.dashboard import services
 from monitoring.dashboard.models import ExportJob, ExportStatus
 from tests.trial import factories as f
+from tests.trial.step1.test_schedule_worker import _wait_for, broker  # noqa: F401 (fixture)
 
 pytestmark = [
     pytest.mark.redis,
@@ -35,58 +33,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[3]
-DEADLINE_S = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(predicate, what: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    pytest.fail(f"gave up waiting for {what}\n{log.read_text()[-4000:] if log.exists() else ''}")
-
-
-@pytest.fixture
-def broker(tmp_path):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is required for this integration test")
-    port = _free_port()
-    process = subprocess.Popen(  # noqa: S603
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    deadline = time.monotonic() + DEADLINE_S
-    while True:
-        try:
-            if client.ping():
-                break
-        except redis.RedisError:
-            if time.monotonic() > deadline:
-                pytest.fail("redis-server did not start")
-            time.sleep(0.1)
-    app = current_app._get_current_object()
-    previous = app.conf.broker_url
-    app.conf.broker_url = url
-    app._after_fork()  # drop pooled connections to the previous broker
-    yield url
-    app.conf.broker_url = previous
-    app._after_fork()
-    process.terminate()
-    process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -96,12 +42,13 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
-def worker(broker, media, tmp_path):
+def worker(broker, media, tmp_path):  # noqa: F811 (the imported broker fixture)
+    _client, url = broker
     db = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "deploy.settings",
-        "REDIS_URL": broker,
+        "REDIS_URL": url,
         "MEDIA_ROOT": str(media),
         "DATABASE_URL": (
             f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
