@@ -39,6 +39,23 @@ KNOWN_BUGS: list[KnownBug] = [
         re.compile(r"^(update|delete) of [a-z_]+ accepted$"),
     ),
     KnownBug(
+        "REL-13",
+        "a worker killed while sending the daily reminders loses them: the claim commits "
+        "before the e-mail leaves, and the redelivered task finds them claimed",
+        "worker",
+        frozenset({"reminders"}),
+        re.compile(r"^\d+ reminder (lines|audit events) for \d+ due items$"),
+    ),
+    KnownBug(
+        "REL-14",
+        "a worker killed while sending the 'rising ESR1' notice to the site loses it: the "
+        "trigger and the outbox claim commit first, and the redelivered task finds the row "
+        "processed",
+        "worker",
+        frozenset({"trigger-notice"}),
+        re.compile(r"^0 notices sent$"),
+    ),
+    KnownBug(
         "REL-9",
         "paginated lists ({count, next, previous, results}) are documented as bare arrays: "
         "patients, schedule/due, haematological-toxicities, a patient's adverse-events, "
