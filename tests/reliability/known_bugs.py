@@ -91,19 +91,56 @@ KNOWN_BUGS: list[KnownBug] = [
         "survival-contacts",
         "schema",
         frozenset({"lab_a"}),
-        re.compile(r"^GET \S+: Undocumented status code: Received: 403"),
+        re.compile(r"^GET \S+: Undocumented status code: Received: (403|404)"),
+    ),
+    KnownBug(
+        "REL-15",
+        "an id the URL pattern does not accept under /api/v1/ (-1, abc) gets Django's HTML "
+        "404 page instead of the API's JSON error envelope",
+        "unmatched",
+        frozenset({"dm"}),
+        re.compile(r"^GET \S+ with \S+: 404 text/html"),
+    ),
+    KnownBug(
+        "REL-15",
+        "(the same, met by schemathesis with generated ids)",
+        "schema",
+        frozenset(),
+        re.compile(r"^\S+ \S+: Undocumented Content-Type: Received: text/html"),
+    ),
+    KnownBug(
+        "REL-16",
+        "a NUL byte in a query parameter is a 500 (PostgreSQL DataError): patients "
+        "search/site/status, schedule/due site, haematological-toxicities step, "
+        "randomization/balance protocol, ctdna/results patient_id/sample_id, every dashboard "
+        "page and the exports page with ?site=",
+        "nul",
+        frozenset({"inv_a", "stat", "lab_a"}),
+        re.compile(r"^GET \S+=<NUL>: 500$"),
+    ),
+    KnownBug(
+        "REL-16",
+        "(the same, met by schemathesis with generated query parameters)",
+        "schema",
+        frozenset(),
+        re.compile(r"^GET \S+: (Server error|Undocumented status code: Received: 500)"),
     ),
 ]
 
 
-def conclude(matrix: str, persona: str, rows: list[str]) -> None:
+def conclude(matrix: str, persona: str, rows: list[str], *, strict: bool = True) -> None:
     """Fail on unexplained rows and on stale entries; xfail when only known defects remain.
-    ``persona`` is whoever the rows are about (a persona, or a table for the seal checks)."""
-    bugs = [b for b in KNOWN_BUGS if b.matrix == matrix and persona in b.personas]
+    ``persona`` is whoever the rows are about (a persona, or a table for the seal checks).
+
+    ``strict=False`` is for randomized runs (the heavy schemathesis run), which meet a defect
+    only by chance: every entry of the matrix applies to every persona, and an entry that
+    explained nothing this time is not reported as fixed."""
+    bugs = [b for b in KNOWN_BUGS if b.matrix == matrix and (persona in b.personas or not strict)]
     explained = {bug.key: [row for row in rows if bug.rows.search(row)] for bug in bugs}
     unexplained = [row for row in rows if not any(bug.rows.search(row) for bug in bugs)]
-    stale = [key for key, matched in explained.items() if not matched]
     assert not unexplained, f"{persona}:\n" + "\n".join(unexplained)
-    assert not stale, f"{persona}: {stale} no longer reproduce: remove them from KNOWN_BUGS"
-    if explained:
-        pytest.xfail(f"{persona}: known defects {sorted(explained)}")
+    stale = [key for key, matched in explained.items() if not matched]
+    assert not (strict and stale), f"{persona}: {stale} no longer reproduce: remove them"
+    found = sorted(key for key, matched in explained.items() if matched)
+    if found:
+        pytest.xfail(f"{persona}: known defects {found}")
