@@ -46,3 +46,9 @@ bench: install services
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	@if [ -f bench/bench_randomization.py ]; then \
 	  DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres $(BIN)/python bench/bench_randomization.py; fi
+
+# Reliability suite (issue 7): the heavy parts `make test` leaves out (marker `reliability`):
+# real prefork workers killed with SIGKILL on a private redis-server, and schemathesis with
+# many randomized examples per operation and persona. The fast parts run in `make test`.
+reliability: install services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q -m reliability tests/reliability
