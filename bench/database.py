@@ -52,6 +52,17 @@ def database_drop(server: Server, name: str) -> None:
         )
 
 
+def busy_connections(server: Server, dbname: str) -> int:
+    """Connections to ``dbname`` in the middle of a statement or a transaction (ours aside)."""
+    with server.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state <> 'idle' "
+            "AND pid <> pg_backend_pid()",
+            (dbname,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 PGBENCH_TABLE = "bench_pgbench_row"
 # A random suffix keeps sample ids unique across clients without a shared counter.
 PGBENCH_SCRIPT = """\\set n random(1, 1000000000)

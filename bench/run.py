@@ -25,6 +25,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ from bench.compose import (  # noqa: E402
 from bench.database import (  # noqa: E402
     PgbenchResult,
     Server,
+    busy_connections,
     database_drop,
     database_recreate,
     pgbench_insert,
@@ -270,7 +272,7 @@ def seed_workload(options: Options) -> Workload:
 
 
 def run_http(
-    options: Options, workload: Workload, env: dict[str, str], use_wrk: bool
+    options: Options, pg: Server, workload: Workload, env: dict[str, str], use_wrk: bool
 ) -> tuple[list[EndpointResult], MemoryResult | None]:
     if not options.only & set(ENDPOINTS):
         return [], None
@@ -287,6 +289,7 @@ def run_http(
     server = gunicorn_start(
         env=process_environment(**env), workers=options.workers, log_path=WORK_DIR / "web.log"
     )
+    server.busy_in_database = partial(busy_connections, pg, options.database)
     try:
         results = []
         for endpoint in workload.endpoints:
@@ -408,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint()
         connections.close_all()
         pgbench = run_pgbench(options, pg)
-        http, memory = run_http(options, workload, env, use_wrk)
+        http, memory = run_http(options, pg, workload, env, use_wrk)
         pages = run_pages(options)
     finally:
         from django.db import connections
@@ -428,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
         samples=workload.samples,
         quick=options.quick,
     )
-    figures = figures_of(setup=setup, pgbench=pgbench, http=http, memory=memory, schedule=schedule)
+    figures = figures_of(
+        setup=setup, pgbench=pgbench, http=http, memory=memory, schedule=schedule, pages=pages
+    )
     sections: list[Section] = [setup_section(setup, generator)]
     if http:
         sections.append(http_section(http, pgbench))

@@ -9,6 +9,7 @@ import socket
 import subprocess  # noqa: S404 - starts gunicorn from our own virtualenv
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ class Gunicorn:
     port: int
     workers: int
     log_path: Path
+    # Statements or transactions the workers still have open in the database, when known.
+    busy_in_database: Callable[[], int] | None = None
 
     @property
     def base_url(self) -> str:
@@ -42,12 +45,20 @@ class Gunicorn:
     def drain(self, timeout_s: float = 120) -> float:
         """Wait until every worker is free: requests a load generator abandoned at the end of
         its run are still queued or running, and must not spill into the next measurement.
-        One liveness probe per worker, all at once; returns the seconds it took."""
+        One liveness probe per worker, all at once (the queue ahead of them is served), then
+        the database must show no open statement or transaction three polls in a row (one free
+        worker could have answered every probe). Returns the seconds it took."""
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             answers = list(pool.map(lambda _: _answers(self, timeout_s), range(self.workers)))
         if not all(answers):
             raise RuntimeError(f"gunicorn did not drain within {timeout_s} s; see {self.log_path}")
+        quiet = 0
+        while self.busy_in_database is not None and quiet < 3:
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"the database stayed busy for {timeout_s} s")
+            quiet = quiet + 1 if self.busy_in_database() == 0 else 0
+            time.sleep(0.1)
         return time.monotonic() - started
 
     def stop(self) -> None:
