@@ -3,6 +3,8 @@ treatment and survival follow-up, and the haematological toxicity list (PADA-1 e
 
 from __future__ import annotations
 
+import re
+
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -17,7 +19,9 @@ from trial.services import adverse_events, palatine, qol, tumour
 from . import step1_serializers as s
 from .base import TrialApiView
 from .permissions import IsStaffReader, ReadOnlyForCentral
-from .schedule_views import ERRORS, _paginated, _valid
+from .schedule_views import ERRORS, READ_ERRORS, _paginated, _valid
+
+_STEP = re.compile(r"^[a-z0-9_]{1,20}$")
 
 
 def _today():
@@ -30,7 +34,7 @@ class PatientAdverseEventApi(TrialApiView):
     @extend_schema(
         operation_id="patients_adverse_events_list",
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-        responses={200: s.AdverseEventSerializer(many=True)},
+        responses={200: s.PaginatedAdverseEvents, **READ_ERRORS},
     )
     def get(self, request, patient_id: int):
         patient = patient_get(user=request.user, patient_id=patient_id)
@@ -92,7 +96,7 @@ class PatientTumourAssessmentApi(TrialApiView):
 
     @extend_schema(
         operation_id="patients_tumour_assessments_list",
-        responses={200: s.TumourAssessmentSerializer(many=True)},
+        responses={200: s.TumourAssessmentSerializer(many=True), **READ_ERRORS},
     )
     def get(self, request, patient_id: int):
         patient = patient_get(user=request.user, patient_id=patient_id)
@@ -126,7 +130,8 @@ class PatientQolApi(TrialApiView):
     permission_classes = [ReadOnlyForCentral]
 
     @extend_schema(
-        operation_id="patients_qol_list", responses={200: s.QolQuestionnaireSerializer(many=True)}
+        operation_id="patients_qol_list",
+        responses={200: s.QolQuestionnaireSerializer(many=True), **READ_ERRORS},
     )
     def get(self, request, patient_id: int):
         patient = patient_get(user=request.user, patient_id=patient_id)
@@ -155,7 +160,7 @@ class PatientLocoregionalApi(TrialApiView):
 
     @extend_schema(
         operation_id="patients_locoregional_treatments_list",
-        responses={200: s.LocoregionalTreatmentSerializer(many=True)},
+        responses={200: s.LocoregionalTreatmentSerializer(many=True), **READ_ERRORS},
     )
     def get(self, request, patient_id: int):
         patient = patient_get(user=request.user, patient_id=patient_id)
@@ -187,7 +192,7 @@ class PatientSurvivalContactApi(TrialApiView):
 
     @extend_schema(
         operation_id="patients_survival_contacts_list",
-        responses={200: s.SurvivalContactSerializer(many=True)},
+        responses={200: s.SurvivalContactSerializer(many=True), **READ_ERRORS},
     )
     def get(self, request, patient_id: int):
         patient = patient_get(user=request.user, patient_id=patient_id)
@@ -223,17 +228,16 @@ class HaematologicalToxicityListApi(TrialApiView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses={200: s.ToxicitySerializer(many=True), **ERRORS},
+        responses={200: s.PaginatedToxicities, **READ_ERRORS},
     )
     def get(self, request):
         raw = request.query_params.get("min_grade", "3")
-        if not raw.isdigit() or not 1 <= int(raw) <= 4:
-            raise InvalidInput(details={"min_grade": raw})
-        qs = sel.haematological_toxicities(
-            user=request.user,
-            step=request.query_params.get("step", "step1") or None,
-            min_grade=int(raw),
-        )
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 4:
+            raise InvalidInput(details={"min_grade": raw[:8]})
+        step = request.query_params.get("step", "step1")
+        if step and not _STEP.match(step):
+            raise InvalidInput(details={"step": step[:32]})
+        qs = sel.haematological_toxicities(user=request.user, step=step or None, min_grade=int(raw))
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(s.ToxicitySerializer(page, many=True).data)

@@ -7,12 +7,16 @@ check the role and the site again).
 
 from __future__ import annotations
 
+import re
+
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
+from trial.exceptions import InvalidInput
 from trial.selectors import clinical as sel
 from trial.selectors.patients import patient_get
 from trial.selectors.schedule import annotate_live, due_and_overdue, patient_schedule
@@ -24,6 +28,18 @@ from .permissions import IsSiteStaff, IsStaffReader, ReadOnlyForCentral
 from .serializers import ErrorSerializer
 
 ERRORS = {code: ErrorSerializer for code in (400, 403, 404, 409, 422)}
+READ_ERRORS = {code: ErrorSerializer for code in (400, 403, 404)}
+_SITE_CODE = re.compile(r"^[A-Z0-9]{2,16}$")
+
+
+def site_code_param(request) -> str | None:
+    """The ``?site=`` filter: a site code, else 400 ``invalid_input`` (never reaches SQL)."""
+    value = request.query_params.get("site")
+    if value is None or value == "":
+        return None
+    if not _SITE_CODE.match(value):
+        raise InvalidInput(_("Not a site code."), {"site": value[:32]})
+    return value
 
 
 def _today():
@@ -47,7 +63,7 @@ class PatientScheduleApi(TrialApiView):
 
     @extend_schema(
         operation_id="patients_schedule",
-        responses={200: s.PatientScheduleSerializer, **ERRORS},
+        responses={200: s.PatientScheduleSerializer, **READ_ERRORS},
     )
     def get(self, request, patient_id: int):
         patient = patient_get(user=request.user, patient_id=patient_id)
@@ -65,12 +81,10 @@ class ScheduleDueListApi(TrialApiView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses={200: s.DueItemSerializer(many=True)},
+        responses={200: s.PaginatedDueItems, **READ_ERRORS},
     )
     def get(self, request):
-        qs = due_and_overdue(
-            user=request.user, today=_today(), site_code=request.query_params.get("site")
-        )
+        qs = due_and_overdue(user=request.user, today=_today(), site_code=site_code_param(request))
         paginator = LimitOffsetPagination()
         page = annotate_live(paginator.paginate_queryset(qs, request, view=self), _today())
         return paginator.get_paginated_response(s.DueItemSerializer(page, many=True).data)
@@ -185,7 +199,7 @@ class PatientBloodCountApi(TrialApiView):
     @extend_schema(
         operation_id="patients_blood_counts_list",
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-        responses={200: s.BloodCountSerializer(many=True)},
+        responses={200: s.PaginatedBloodCounts, **READ_ERRORS},
     )
     def get(self, request, patient_id: int):
         patient = patient_get(user=request.user, patient_id=patient_id)
@@ -222,7 +236,7 @@ class PatientDoseDecisionListApi(TrialApiView):
 
     @extend_schema(
         operation_id="patients_dose_decisions_list",
-        responses={200: s.DoseDecisionSerializer(many=True)},
+        responses={200: s.DoseDecisionSerializer(many=True), **READ_ERRORS},
     )
     def get(self, request, patient_id: int):
         patient = patient_get(user=request.user, patient_id=patient_id)

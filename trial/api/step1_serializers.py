@@ -246,7 +246,7 @@ class CycleSerializer(serializers.ModelSerializer):
 
 
 class DoseDecisionSerializer(serializers.ModelSerializer):
-    signed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    signed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = DoseDecision
@@ -457,3 +457,24 @@ class ToxicitySerializer(serializers.ModelSerializer):
 
 def blood_values(data):
     return _plain_values(data)
+
+
+def paginated(item_serializer: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The documented shape of a LimitOffsetPagination page of ``item_serializer``."""
+    name = item_serializer.__name__.removesuffix("Serializer")
+    return type(
+        f"Paginated{name}ListSerializer",
+        (serializers.Serializer,),
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item_serializer(many=True),
+        },
+    )
+
+
+PaginatedDueItems = paginated(DueItemSerializer)
+PaginatedBloodCounts = paginated(BloodCountSerializer)
+PaginatedAdverseEvents = paginated(AdverseEventSerializer)
+PaginatedToxicities = paginated(ToxicitySerializer)

@@ -9,7 +9,8 @@ in its history; done and missed items never move; an item no longer planned is c
 ``schedule_daily`` marks items due when their window opens, overdue when it closes, missed
 ``missed_grace_days`` after it closes (never while their cycle is on hold), and reminds the
 site staff once per item and stage (due, overdue) by e-mail. Concurrent or repeated runs send
-nothing twice: each reminder is claimed by a conditional UPDATE whose row count says who won.
+nothing twice: each reminder is claimed by a conditional UPDATE whose row count says who won,
+and the e-mail leaves before that claim commits, so a crash mid-send loses nothing.
 Its queries are range scans on indexed dates, so its cost grows with the items whose window
 opens or closes, not with the number of patients.
 """
@@ -17,9 +18,8 @@ opens or closes, not with the number of patients.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,8 +60,6 @@ from trial.rules.schedule import (
 
 from .audit import audit_event_record, tracked_save
 from .notifications import site_staff_emails
-
-logger = logging.getLogger("trial.schedule")
 
 # Cycles planned ahead of the last started one: enough for the next imaging (every 8 weeks in
 # PADA-1) and QoL (every 2 cycles) to be visible, few enough to keep the calendar short.
@@ -457,26 +455,18 @@ def _reminder_candidates(stage: str, today: dt.date) -> list[ScheduleItem]:
 
 
 def _claim(stage: str, items: Sequence[ScheduleItem], now: dt.datetime) -> list[ScheduleItem]:
+    """Claim each reminder with a conditional update (caller's transaction): a concurrent run
+    waits on the row and then finds the stamp set, so exactly one run sends it. The stamp is a
+    bookkeeping column, kept outside the clinical history on purpose (the send is audited)."""
     spec = _STAGES[stage]
     claimed = []
-    with transaction.atomic(durable=True):
-        for item in items:
-            # Claim each reminder with a conditional update: a concurrent run waits on the row
-            # and then finds the stamp set, so exactly one run sends it. Bookkeeping column,
-            # outside the clinical history on purpose (the send is audited below).
-            won = ScheduleItem.objects.filter(
-                pk=item.pk, status__in=spec["statuses"], **{f"{spec['stamp']}__isnull": True}
-            ).update(**{spec["stamp"]: now})
-            if won:
-                claimed.append(item)
+    for item in items:
+        won = ScheduleItem.objects.filter(
+            pk=item.pk, status__in=spec["statuses"], **{f"{spec['stamp']}__isnull": True}
+        ).update(**{spec["stamp"]: now})
+        if won:
+            claimed.append(item)
     return claimed
-
-
-def _release(stage: str, items: Iterable[ScheduleItem], now: dt.datetime) -> None:
-    stamp = _STAGES[stage]["stamp"]
-    ScheduleItem.objects.filter(pk__in=[i.pk for i in items], **{stamp: now}).update(
-        **{stamp: None}
-    )
 
 
 def _reminder_text(stage: str, site: Site, items: Sequence[ScheduleItem]) -> tuple[str, str]:
@@ -510,31 +500,29 @@ def _remind(stage: str, today: dt.date) -> int:
         by_site[item.patient.site_id].append(item)
     sent = 0
     for items in by_site.values():
-        now = timezone.now()
-        claimed = _claim(stage, items, now)
-        if not claimed:
-            continue
-        site = claimed[0].patient.site
+        site = items[0].patient.site
         recipients = site_staff_emails(site)
-        subject, body = _reminder_text(stage, site, claimed)
-        try:
+        with transaction.atomic(durable=True):
+            claimed = _claim(stage, items, timezone.now())
+            if not claimed:
+                continue
+            subject, body = _reminder_text(stage, site, claimed)
+            # The e-mail leaves inside the claiming transaction, on purpose: the claimed rows
+            # stay locked for one send, and a failure or a worker killed mid-send rolls the
+            # claims back, so the retried or redelivered task sends them (never lost; twice
+            # only if the process dies between the SMTP hand-over and the commit).
             if recipients:
                 send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
-        except Exception:
-            # Give the claims back so that the next run (or the task's retry) sends them.
-            _release(stage, claimed, now)
-            logger.exception("reminder e-mail to %s failed", site.code)
-            raise
-        AuditEvent.objects.bulk_create(
-            AuditEvent(
-                action=f"schedule_reminder_{stage}",
-                patient_id=item.patient_id,
-                object_type=ScheduleItem._meta.label,
-                object_id=str(item.pk),
-                details={"key": item.key, "recipients": len(recipients)},
+            AuditEvent.objects.bulk_create(
+                AuditEvent(
+                    action=f"schedule_reminder_{stage}",
+                    patient_id=item.patient_id,
+                    object_type=ScheduleItem._meta.label,
+                    object_id=str(item.pk),
+                    details={"key": item.key, "recipients": len(recipients)},
+                )
+                for item in claimed
             )
-            for item in claimed
-        )
         sent += len(claimed)
     return sent
 
@@ -544,8 +532,8 @@ def schedule_daily(*, today: dt.date) -> DailyResult:
 
     The status moves are conditional UPDATEs on indexed dates (``status`` is derived from the
     dates and the completion, so it is bookkeeping kept outside the history; a missed item is
-    recorded as an audit event). Each reminder is claimed before it is sent and given back if
-    the e-mail fails.
+    recorded as an audit event). Each site's reminders are claimed and sent in one transaction:
+    a failed e-mail or a killed worker rolls the claims back for the retry.
     """
     became_overdue = ScheduleItem.objects.filter(
         status__in=[ItemStatus.UPCOMING, ItemStatus.DUE], window_closes__lt=today

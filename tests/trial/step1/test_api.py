@@ -525,3 +525,16 @@ def test_lab_account_cannot_read_clinical_lists(clocked_patient, api, site_a):
     lab = api(make_user("lab1", Role.LAB, [site_a]))
     response = lab.get(f"/api/v1/patients/{clocked_patient.pk}/schedule/")
     assert_error(response, 403, "permission_denied")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/schedule/due/?site=FR01%00",
+        "/api/v1/schedule/due/?site=fr-01",
+        "/api/v1/haematological-toxicities/?step=step1%00",
+        "/api/v1/haematological-toxicities/?min_grade=%00",
+    ],
+)
+def test_query_filters_are_validated_before_reaching_sql(url, clocked_patient, sponsor_client):
+    assert_error(sponsor_client.get(url), 400, "invalid_input")

@@ -83,7 +83,7 @@ def test_a_done_item_is_never_reminded(clock, clocked_patient, coordinator_a):
     assert all("W8" not in message.body for message in mail.outbox)
 
 
-def test_a_failed_email_gives_the_claims_back(clock, clocked_patient, monkeypatch):
+def test_a_failed_email_rolls_the_claims_back(clock, clocked_patient, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("smtp down")
 
