@@ -287,7 +287,10 @@ class PatientAdmin(RoleScopedAdmin):
         if obj.pk is None:
             return "-"
         return format_html(
-            '<a href="{}">{}</a> · <a href="{}">{}</a> · <a href="{}">{}</a> · <a href="{}">{}</a>',
+            '<a href="{}">{}</a> · <a href="{}">{}</a> · <a href="{}">{}</a> · <a href="{}">{}</a>'
+            ' · <a href="{}">{}</a>',
+            reverse("admin:trial_scheduleitem_calendar", args=[obj.pk]),
+            _("calendar"),
             reverse("admin:trial_patient_history", args=[obj.pk]),
             _("history"),
             reverse("patient-audit", args=[obj.pk]) + "?format=csv",
@@ -428,7 +431,7 @@ class ProtocolVersionAdmin(admin.ModelAdmin):
         "number",
         "document_version",
         "content_sha256",
-        "document_for_reader",
+        "document_concealed",
         "source_name",
         "loaded_at",
     ]
@@ -459,8 +462,9 @@ class ProtocolVersionAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         profile = profile_of(request.user)
         central = request.user.is_superuser or (profile and profile.role in CENTRAL_ROLES)
-        shown = "document_full" if central else "document_concealed"
-        return [shown if f == "document_for_reader" else f for f in self.readonly_fields]
+        if not central:
+            return self.readonly_fields
+        return [("document_full" if f == "document_concealed" else f) for f in self.readonly_fields]
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)

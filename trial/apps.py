@@ -9,3 +9,4 @@ class TrialConfig(AppConfig):
 
     def ready(self) -> None:
         from trial.api import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from trial.selectors import clinical_history  # noqa: F401  (audit-trail registration)
