@@ -585,7 +585,7 @@ class Clinic:
                 bounds = self.scenario.trigger_imaging_after_days
                 self.sim.plan(day + uniform_days(run.rng, bounds) * DAY, run, "trigger_imaging")
         elif trigger.status == TriggerStatus.ELIGIBLE:
-            self._eligible(run, day)
+            self._eligible(run, day, trigger)
 
     def _window_missed(self, run: PatientRun) -> None:
         """Imaging or randomization not done in time: Step 1 goes on as before."""
@@ -593,13 +593,16 @@ class Clinic:
         assert run.detected_on is not None
         self._progression_at(run, run.detected_on + math.ceil(run.plan.pfs_days["A"]) * DAY)
 
-    def _eligible(self, run: PatientRun, day: dt.date) -> None:
+    def _eligible(self, run: PatientRun, day: dt.date, trigger: Step2Trigger) -> None:
+        """Randomize within the trigger's window (it may be short when the deciding scan
+        came before the result)."""
         run.awaiting_trigger = False
         if run.plan.step2_window_missed:
             self._window_missed(run)
             return
-        bounds = self.scenario.randomize_after_days
-        self.sim.plan(day + uniform_days(run.rng, bounds) * DAY, run, "randomize")
+        planned = day + uniform_days(run.rng, self.scenario.randomize_after_days) * DAY
+        assert trigger.randomize_by is not None
+        self.sim.plan(max(day, min(planned, trigger.randomize_by)), run, "randomize")
 
     def _check_trigger(self, run: PatientRun, day: dt.date) -> None:
         trigger = Step2Trigger.objects.filter(patient=run.patient).order_by("-pk").first()
@@ -607,7 +610,7 @@ class Clinic:
             return
         run.awaiting_trigger = False
         if trigger.status == TriggerStatus.ELIGIBLE:
-            self._eligible(run, day)
+            self._eligible(run, day, trigger)
 
     def _on_trigger_imaging(self, run: PatientRun, day: dt.date) -> None:
         if run.awaiting_trigger:

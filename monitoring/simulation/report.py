@@ -314,7 +314,11 @@ class _Builder:
                     *_published("neutropenia"),
                 ),
                 Row("Dose decisions signed by investigators", str(signed.count())),
-                Row("Patients with a palbociclib dose reduction", _pct(reduced, overall.n)),
+                Row(
+                    "Patients with a palbociclib dose reduction",
+                    _pct(reduced, overall.n),
+                    *_published("dose_reduction"),
+                ),
             ],
         )
 
