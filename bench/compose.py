@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .database import PgbenchResult
 from .figures import Bound, Figure, Target, format_number, ratio
 from .markdown import Section, table
+from .simulation import SimulationResult
 from .web import EndpointResult, MemoryResult
 
 if TYPE_CHECKING:  # these modules need Django set up
@@ -45,6 +46,7 @@ SCHEDULE_TIME_TARGET = (Target(Bound.AT_MOST, 5),)
 # grow with the number of patients.
 SCHEDULE_QUERY_TARGET = (Target(Bound.AT_MOST, 1, relative=True),)
 PAGE_TARGET = (Target(Bound.AT_MOST, 300),)
+SIMULATION_TARGET = (Target(Bound.AT_MOST, 120),)
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ def figures_of(
     memory: MemoryResult | None,
     schedule: ScheduleBench | None = None,
     pages: PagesBench | None = None,
+    simulation: SimulationResult | None = None,
 ) -> list[Figure]:
     """Every figure, each beside its same-run baseline: pgbench for the bare endpoint, the
     bare endpoint for the product's writes."""
@@ -192,7 +195,31 @@ def figures_of(
         figures += schedule_figures(schedule)
     if pages is not None:
         figures += page_figures(pages)
+    if simulation is not None:
+        figures.append(simulation_figure(simulation))
     return figures
+
+
+def simulation_figure(result: SimulationResult) -> Figure:
+    """Wall time of the simulation; a stopped run shows the limit it reached and how far it
+    got (the real time is longer)."""
+    if result.timed_out:
+        note = (
+            f"stopped at the {result.limit_s:.0f} s limit with {result.patients_created:,} of "
+            f"{result.patients:,} patients created"
+        )
+    elif result.exit_code != 0:
+        note = f"exit code {result.exit_code}: see var/bench/simulate.log"
+    else:
+        note = f"peak RSS {result.peak_rss_mb:,.0f} MB"
+    targets = SIMULATION_TARGET if (result.patients, result.months) == (1000, 36) else ()
+    return Figure(
+        name=f"simulator, {result.patients:,} patients over {result.months} months",
+        value=result.seconds,
+        unit="s",
+        targets=targets,
+        note=note,
+    )
 
 
 def page_figures(pages: PagesBench) -> list[Figure]:

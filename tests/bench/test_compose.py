@@ -13,11 +13,13 @@ from bench.compose import (
     figures_of,
     http_section,
     schedule_figures,
+    simulation_figure,
 )
 from bench.database import PgbenchResult
 from bench.figures import Verdict
 from bench.load import LoadResult
 from bench.schedule import ScheduleBench, ScheduleRun
+from bench.simulation import SimulationResult
 from bench.stats import Latency
 from bench.web import EndpointResult, MemoryResult
 from trial.services.schedule import DailyResult
@@ -161,3 +163,29 @@ def test_rows_counted_in_the_database_are_the_throughput_when_available():
     assert figures["ctDNA results, JSON batch of 100"].value == 125
     assert figures["ctDNA results, JSON batch of 100"].baseline_value == 510
     assert figures["bare DRF insert with history (stack ceiling)"].value == 510
+
+
+def _simulation(**overrides):
+    values = dict(
+        patients=1000,
+        sites=20,
+        months=36,
+        seed=7,
+        seconds=95.0,
+        peak_rss_mb=180.0,
+        exit_code=0,
+        timed_out=False,
+        limit_s=150,
+        patients_created=1000,
+    )
+    return SimulationResult(**(values | overrides))
+
+
+def test_simulation_figure():
+    done = simulation_figure(_simulation())
+    assert (done.value, done.verdict, done.note) == (95.0, Verdict.PASS, "peak RSS 180 MB")
+    stopped = simulation_figure(_simulation(seconds=150.2, timed_out=True, patients_created=412))
+    assert stopped.verdict is Verdict.SHORT
+    assert stopped.note == "stopped at the 150 s limit with 412 of 1,000 patients created"
+    quick = simulation_figure(_simulation(patients=50, months=6))
+    assert quick.verdict is Verdict.NO_TARGET
