@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "deploy.health.HealthProbeMiddleware",
     # X-Request-ID in and out, one JSON access line per request (deploy/logging.py).
     "deploy.logging.RequestIdMiddleware",
+    "trial.middleware.RefuseNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

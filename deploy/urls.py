@@ -9,6 +9,8 @@ from deploy import health
 admin.site.site_header = "Adaptive trial"
 admin.site.site_title = "Adaptive trial"
 
+handler404 = "trial.middleware.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("trial.api.urls")),

@@ -43,6 +43,11 @@ class PatientSerializer(serializers.ModelSerializer):
     site = serializers.SlugRelatedField(slug_field="code", read_only=True)
     protocol = serializers.SlugRelatedField(slug_field="code", read_only=True)
     protocol_version = serializers.IntegerField(source="protocol_version.number", read_only=True)
+    screening_number = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("Null for pseudonymised readers (sponsor, statistician)."),
+    )
 
     class Meta:
         model = Patient
