@@ -9,7 +9,9 @@ for the Approval of Cancer Drugs and Biologics, 2018): confirm it with the trial
 A progression after crossover (Step 3) is PFS2 and never counts here: the first progression
 after randomization comes before any crossover.
 
-Deaths are read from survival contacts (``trial.models.SurvivalContact.death_on``).
+Deaths are read from survival contacts (``trial.models.SurvivalContact.death_on``) and from
+grade 5 adverse events (CTCAE grade 5 = death; the onset date is taken as the date of death),
+so PADA-1, which records no survival contacts, still counts deaths.
 ``cutoff`` ignores everything after the data cut-off date. One query whatever the number of
 patients.
 """
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from django.db.models import DateField, F, OuterRef, Q, Subquery
 
 from randomization.models import Allocation
-from trial.models import OverallResponse, Role, SurvivalContact, TumourAssessment
+from trial.models import AdverseEvent, OverallResponse, Role, SurvivalContact, TumourAssessment
 from trial.selectors.access import User, require_role
 
 # Outcome by arm is for the data-monitoring roles; the sponsor monitor sees efficacy pooled
@@ -62,9 +64,11 @@ def pfs_from_randomization(
     require_role(user, PFS_READERS)
     window = Q(assessed_on__gte=OuterRef("allocated_on"))
     deaths = Q(death_on__isnull=False, death_on__gte=OuterRef("allocated_on"))
+    fatal_events = Q(grade=5, onset_on__gte=OuterRef("allocated_on"))
     if cutoff is not None:
         window &= Q(assessed_on__lte=cutoff)
         deaths &= Q(death_on__lte=cutoff)
+        fatal_events &= Q(onset_on__lte=cutoff)
     assessments = TumourAssessment.objects.filter(window, patient=OuterRef("patient_id"))
     rows = (
         Allocation.objects.select_related("patient__site")
@@ -79,6 +83,10 @@ def pfs_from_randomization(
             ),
             death_on_first=_first(
                 SurvivalContact.objects.filter(deaths, patient=OuterRef("patient_id")), "death_on"
+            ),
+            fatal_event_on=_first(
+                AdverseEvent.objects.filter(fatal_events, patient=OuterRef("patient_id")),
+                "onset_on",
             ),
         )
         .order_by("allocated_on", F("patient_id"))
@@ -95,6 +103,7 @@ def _observation(allocation: Allocation) -> PfsObservation:
     candidates = (
         (allocation.first_progression, 0, PROGRESSION),  # type: ignore[attr-defined]
         (allocation.death_on_first, 1, DEATH),  # type: ignore[attr-defined]
+        (allocation.fatal_event_on, 1, DEATH),  # type: ignore[attr-defined]
     )
     events = [c for c in candidates if c[0] is not None]
     if events:

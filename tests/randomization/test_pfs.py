@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from randomization.selectors.pfs import pfs_from_randomization
 from tests.randomization import factories as rf
 from trial.exceptions import DomainError
-from trial.models import SurvivalContact
+from trial.models import AdverseEvent, SurvivalContact
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +57,22 @@ def test_progression_death_and_censoring(randomized, investigator_a, statisticia
     )
     assert (rows[censored.pk].time_days, rows[censored.pk].event) == (20, False)
     assert rows[censored.pk].end_on == start + 20 * DAY and rows[censored.pk].event_type == ""
+
+
+def test_a_grade_5_adverse_event_is_a_death(randomized, investigator_a, statistician, today):
+    """PADA-1 records no survival contacts: a fatal adverse event ends PFS."""
+    (patient, _, start), *_ = randomized
+    rf.assess(patient, by=investigator_a, on=start + 10 * DAY, today=today)
+    AdverseEvent.objects.create(
+        patient=patient,
+        term="Sepsis",
+        grade=5,
+        ctcae_version="5.0",
+        onset_on=start + 25 * DAY,
+        attribution="unrelated",
+    )
+    row = by_patient(pfs_from_randomization(user=statistician))[patient.pk]
+    assert (row.time_days, row.event, row.event_type) == (25, True, "death")
 
 
 def test_no_assessment_after_randomization_is_censored_at_day_zero(randomized, statistician):
