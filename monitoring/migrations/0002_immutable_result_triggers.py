@@ -7,6 +7,8 @@ TRUNCATE (test flushes) is not a row event and is not affected.
 
 from django.db import migrations
 
+from monitoring.migrations._postgres import PostgresOnlyRunSQL
+
 TABLES = ("monitoring_labsubmission", "monitoring_ctdnaresult", "monitoring_ctdnavariant")
 
 FUNCTION = """
@@ -17,18 +19,6 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 """
-
-
-class PostgresOnlyRunSQL(migrations.RunSQL):
-    """RunSQL that runs on PostgreSQL only (plpgsql triggers)."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 def _create_triggers() -> str:

@@ -30,16 +30,9 @@ class KnownBug:
 #: pages not site-scoped or crashing; write forms open to read-only roles; unlimited signature
 #: password guesses), REL-13 (reminders lost when a worker dies while sending them),
 #: REL-10 (masked screening number undocumented as nullable), REL-15 (HTML 404 under /api/)
-#: and REL-16 (a NUL byte in a query parameter reaching PostgreSQL as a 500).
+#: REL-16 (a NUL byte in a query parameter reaching PostgreSQL as a 500) and REL-8 (history
+#: tables of sealed rows open to UPDATE and DELETE on PostgreSQL).
 KNOWN_BUGS: list[KnownBug] = [
-    KnownBug(
-        "REL-8",
-        "on PostgreSQL the history tables of sealed rows (the audit trail of allocations, "
-        "results and variants) accept UPDATE and DELETE: the seal triggers cover the rows only",
-        "sealed-history",
-        frozenset({"allocation", "ctdna_result", "ctdna_variant"}),
-        re.compile(r"^(update|delete) of [a-z_]+ accepted$"),
-    ),
     KnownBug(
         "REL-14",
         "a worker killed while sending the 'rising ESR1' notice to the site loses it: the "
