@@ -219,6 +219,7 @@ def simulation_figure(result: SimulationResult) -> Figure:
         unit="s",
         targets=targets,
         note=note,
+        lower_bound=result.timed_out,
     )
 
 

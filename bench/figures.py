@@ -63,6 +63,8 @@ class Figure:
     targets: tuple[Target, ...] = ()
     note: str = ""
     extra: dict[str, float | int | str] = field(default_factory=dict)
+    # The true value is at least ``value`` (a run stopped at its time limit).
+    lower_bound: bool = False
 
     @property
     def ratio(self) -> float | None:
@@ -70,7 +72,7 @@ class Figure:
 
     @property
     def verdict(self) -> Verdict:
-        return verdict(self.value, self.baseline_value, self.targets)
+        return verdict(self.value, self.baseline_value, self.targets, lower_bound=self.lower_bound)
 
 
 def ratio(value: float | None, baseline: float | None) -> float | None:
@@ -80,13 +82,22 @@ def ratio(value: float | None, baseline: float | None) -> float | None:
     return value / baseline
 
 
-def verdict(value: float | None, baseline: float | None, targets: tuple[Target, ...]) -> Verdict:
+def verdict(
+    value: float | None,
+    baseline: float | None,
+    targets: tuple[Target, ...],
+    *,
+    lower_bound: bool = False,
+) -> Verdict:
     """PASS when every target is met, SHORT when one is missed. A relative target without a
-    baseline counts as missed: the issue asks for the ratio measured in the same run."""
+    baseline counts as missed: the issue asks for the ratio measured in the same run. A lower
+    bound (the run was stopped) cannot prove an upper limit is kept."""
     if value is None:
         return Verdict.NOT_MEASURED
     if not targets:
         return Verdict.NO_TARGET
+    if lower_bound and any(t.bound is Bound.AT_MOST for t in targets):
+        return Verdict.SHORT
     met = [target.met_by(value, baseline) for target in targets]
     return Verdict.PASS if all(m is True for m in met) else Verdict.SHORT
 

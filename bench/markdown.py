@@ -48,6 +48,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 def figure_row(figure: Figure) -> list[str]:
     value = "-" if figure.value is None else f"{format_number(figure.value)} {figure.unit}"
+    if figure.lower_bound and figure.value is not None:
+        value = f"> {value}"
     if figure.baseline_value is None:
         baseline = figure.baseline_name or "-"
     else:

@@ -18,6 +18,7 @@ from bench.compose import (
 from bench.database import PgbenchResult
 from bench.figures import Verdict
 from bench.load import LoadResult
+from bench.markdown import figure_row
 from bench.schedule import ScheduleBench, ScheduleRun
 from bench.simulation import SimulationResult
 from bench.stats import Latency
@@ -184,8 +185,9 @@ def _simulation(**overrides):
 def test_simulation_figure():
     done = simulation_figure(_simulation())
     assert (done.value, done.verdict, done.note) == (95.0, Verdict.PASS, "peak RSS 180 MB")
-    stopped = simulation_figure(_simulation(seconds=150.2, timed_out=True, patients_created=412))
+    stopped = simulation_figure(_simulation(seconds=119.9, timed_out=True, patients_created=412))
     assert stopped.verdict is Verdict.SHORT
+    assert figure_row(stopped)[1] == "> 120 s"
     assert stopped.note == "stopped at the 150 s limit with 412 of 1,000 patients created"
     quick = simulation_figure(_simulation(patients=50, months=6))
     assert quick.verdict is Verdict.NO_TARGET

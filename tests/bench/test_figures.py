@@ -72,3 +72,9 @@ def test_targets_describe_themselves():
 )
 def test_number_format(value, text):
     assert format_number(value) == text
+
+
+def test_a_lower_bound_never_passes_an_upper_limit():
+    assert verdict(100, None, (AT_MOST_5,), lower_bound=True) is Verdict.SHORT
+    assert verdict(4, None, (AT_MOST_5,), lower_bound=True) is Verdict.SHORT
+    assert verdict(500, None, (AT_LEAST_400,), lower_bound=True) is Verdict.PASS
