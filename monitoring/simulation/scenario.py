@@ -182,8 +182,8 @@ REFERENCE = Scenario()
 # (screening, screen failure, Step 1, rising awaiting imaging, both arms, crossover, progression).
 DEMO = Scenario(
     accrual_fraction=1.0,
-    esr1_acquiring_fraction=0.9,
-    esr1_median_months=4.0,
+    esr1_acquiring_fraction=1.0,
+    esr1_median_months=3.5,
     synchronous_progression_fraction=0.3,
     step2_window_missed_fraction=0.0,
     trigger_imaging_after_days=(21, 27),  # late: a mutation found near the end awaits imaging

@@ -9,8 +9,8 @@ import pytest
 
 from monitoring.simulation.scenario import REFERENCE, RunConfig
 
-# Every patient acquires a mutation within months and accrual is short, so a 10-month run
-# randomizes, crosses over and progresses.
+# Every patient acquires a mutation within months and accrual is short, so a 9-month run
+# randomizes and progresses.
 FAST = dataclasses.replace(
     REFERENCE,
     accrual_fraction=0.2,
@@ -19,7 +19,7 @@ FAST = dataclasses.replace(
     synchronous_progression_fraction=0.2,
     crossover_fraction=1.0,
 )
-SMALL = RunConfig(patients=16, sites=2, seed=7, months=10, scenario=FAST)
+SMALL = RunConfig(patients=10, sites=2, seed=7, months=9, scenario=FAST)
 END = dt.date(2027, 3, 31)
 
 
