@@ -271,8 +271,13 @@ def http_section(http: Sequence[EndpointResult], pgbench: Sequence[PgbenchResult
     for result in http:
         load = result.load
         throughput = _throughput(result)
-        vs_bare = ratio(throughput, _throughput(bare)) if bare and result is not bare else None
-        vs_db = ratio(throughput, db_ceiling)
+        is_write = result.name != READ
+        vs_bare = (
+            ratio(throughput, _throughput(bare))
+            if bare and result is not bare and is_write
+            else None
+        )
+        vs_db = ratio(throughput, db_ceiling) if is_write else None
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(load.statuses.items())) or "-"
         rows.append(
             [

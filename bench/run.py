@@ -98,7 +98,7 @@ NOT_MEASURED = [
     "randomization throughput and latency at 1, 8 and 32 clients: its own script, "
     "`bench/bench_randomization.py`, writes `reports/bench/randomization.md`",
     "peak RSS of a Celery worker after a day's jobs at 50k patients, and of a full export at "
-    "50k patients: the daily jobs and the exports have not landed",
+    "50k patients: not written yet (the jobs and the exports have landed)",
 ]
 
 
