@@ -15,6 +15,7 @@ from .figures import Bound, Figure, Target, format_number, ratio
 from .markdown import Section, table
 from .simulation import SimulationResult
 from .web import EndpointResult, MemoryResult
+from .workers import WorkerRun
 
 if TYPE_CHECKING:  # these modules need Django set up
     from .pages import PagesBench
@@ -47,6 +48,10 @@ SCHEDULE_TIME_TARGET = (Target(Bound.AT_MOST, 5),)
 SCHEDULE_QUERY_TARGET = (Target(Bound.AT_MOST, 1, relative=True),)
 PAGE_TARGET = (Target(Bound.AT_MOST, 300),)
 SIMULATION_TARGET = (Target(Bound.AT_MOST, 120),)
+WORKER_TARGETS = {
+    "a day's jobs": (Target(Bound.AT_MOST, 300),),
+    "a full ODM export": (Target(Bound.AT_MOST, 500),),
+}
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,7 @@ def figures_of(
     schedule: ScheduleBench | None = None,
     pages: PagesBench | None = None,
     simulation: SimulationResult | None = None,
+    workers: Sequence[WorkerRun] = (),
 ) -> list[Figure]:
     """Every figure, each beside its same-run baseline: pgbench for the bare endpoint, the
     bare endpoint for the product's writes."""
@@ -195,9 +201,27 @@ def figures_of(
         figures += schedule_figures(schedule)
     if pages is not None:
         figures += page_figures(pages)
+    scheduled = max((r.patients for r in schedule.runs), default=None) if schedule else None
+    figures += [worker_figure(run, patients=scheduled) for run in workers]
     if simulation is not None:
         figures.append(simulation_figure(simulation))
     return figures
+
+
+def worker_figure(run: WorkerRun, *, patients: int | None) -> Figure:
+    """Peak RSS of the Celery worker (solo pool) that ran the work; unfinished, a lower bound."""
+    at = f" at {_patients(patients)} patients" if patients else ""
+    note = f"{run.seconds:.0f} s: {run.detail}"
+    if not run.finished:
+        note = f"stopped after {run.limit_s:.0f} s, peak so far"
+    return Figure(
+        name=f"Celery worker peak RSS, {run.what}{at}",
+        value=run.peak_rss_mb,
+        unit="MB",
+        targets=WORKER_TARGETS.get(run.what, ()),
+        note=note,
+        lower_bound=not run.finished,
+    )
 
 
 def simulation_figure(result: SimulationResult) -> Figure:

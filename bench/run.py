@@ -11,7 +11,9 @@ migrates it, seeds it through the product's services, then measures:
    ingestion (JSON, batch, FHIR) and a read, with wrk (or a Python client without wrk);
 4. the web workers' peak RSS after 10,000 requests;
 5. dashboard pages and admin lists at 50k patients (server time and query count);
-6. the simulator's wall time for 1,000 patients over 3 years, in its own database;
+6. Celery workers' peak RSS after a day's jobs and after a full export at 50k patients (run
+   right after the schedule job);
+7. the simulator's wall time for 1,000 patients over 3 years, in its own database;
 
 and writes ``reports/bench/REPORT.md`` and ``results.json``. The database is dropped at the
 end. Every part is bounded in time; the whole run takes a few minutes on 2 cores.
@@ -80,6 +82,7 @@ from bench.web import (  # noqa: E402
     bench_endpoint,
     bench_worker_memory,
 )
+from bench.workers import WorkerRun  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/15"  # the bench's own Redis database, flushed per run
 REPORT_DIR = ROOT / "reports" / "bench"
@@ -89,7 +92,9 @@ WORK_DIR = ROOT / "var" / "bench"
 MAX_RESULTS_PER_S = {JSON_SINGLE: 1200, BATCH: 5000, FHIR: 2500}
 ENDPOINTS = (BASELINE, JSON_SINGLE, BATCH, FHIR, READ)
 PGBENCH, SCHEDULE, PAGES, SIMULATION = "pgbench", "schedule", "pages", "simulation"
-PARTS = (PGBENCH, *ENDPOINTS, SCHEDULE, PAGES, SIMULATION)
+WORKERS = "workers"
+PARTS = (PGBENCH, *ENDPOINTS, SCHEDULE, PAGES, WORKERS, SIMULATION)
+WORKER_LIMIT_S = 90
 # The simulator's target is 120 s: there it is stopped (the rest of the run must finish).
 SIMULATION_LIMIT_S = 120
 SCHEDULE_SIZES = (1_000, 10_000, 50_000)
@@ -97,8 +102,6 @@ QUICK_SCHEDULE_SIZES = (100, 300, 1_000)
 NOT_MEASURED = [
     "randomization throughput and latency at 1, 8 and 32 clients: its own script, "
     "`bench/bench_randomization.py`, writes `reports/bench/randomization.md`",
-    "peak RSS of a Celery worker after a day's jobs at 50k patients, and of a full export at "
-    "50k patients: not written yet (the jobs and the exports have landed)",
 ]
 
 
@@ -176,6 +179,7 @@ def bench_environment(database_url: str) -> dict[str, str]:
         "LOG_FORMAT": "json",
         # Reminders are kept in memory: handing them to an SMTP server is not measured.
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "MEDIA_ROOT": str(WORK_DIR / "media"),  # export files
     }
 
 
@@ -365,6 +369,25 @@ def run_pages(options: Options) -> PagesBench | None:
     return bench_pages(patients=patients, repeats=5 if options.quick else 10, log=log)
 
 
+def run_workers(options: Options, env: dict[str, str]) -> list[WorkerRun]:
+    """Celery workers' peak memory for a day's jobs and for a full export (bench/workers.py)."""
+    if WORKERS not in options.only:
+        return []
+    from bench.workers import bench_day_worker, bench_export_worker
+
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    worker_env = process_environment(**env)
+    limit_s = 30 if options.quick else WORKER_LIMIT_S
+    runs = []
+    for bench in (bench_day_worker, bench_export_worker):
+        run = bench(env=worker_env, work_dir=WORK_DIR, limit_s=limit_s)
+        log(
+            f"celery worker, {run.what}: {run.seconds:.0f} s, peak {run.peak_rss_mb:.0f} MB, {run.detail}"
+        )
+        runs.append(run)
+    return runs
+
+
 def simulation_db(options: Options) -> str:
     return f"{options.database}_simulation"
 
@@ -443,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
         # The schedule job first: its 50k patients then stand in the database the web
         # benchmarks use, and the ingestion patients seeded next add no backlog to its runs.
         schedule = run_schedule(options)
+        # Then the workers, while the database holds a day's work for exactly those patients
+        # (the ingestion patients enrolled a year back would add their calendars' backlog).
+        workers = run_workers(options, env)
         workload = Workload(endpoints=[], top_up=None, samples=0)
         if options.only & set(ENDPOINTS):
             workload = seed_workload(options)
@@ -478,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         memory=memory,
         schedule=schedule,
         pages=pages,
+        workers=workers,
         simulation=simulation,
     )
     sections: list[Section] = [setup_section(setup, generator)]
@@ -516,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
                     "schedule": schedule,
                     "pages": pages,
                     "simulation": simulation,
+                    "workers": workers,
                     "wall_time_s": wall_time_s,
                 }
             ),

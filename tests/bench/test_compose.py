@@ -14,6 +14,7 @@ from bench.compose import (
     http_section,
     schedule_figures,
     simulation_figure,
+    worker_figure,
 )
 from bench.database import PgbenchResult
 from bench.figures import Verdict
@@ -23,6 +24,7 @@ from bench.schedule import ScheduleBench, ScheduleRun
 from bench.simulation import SimulationResult
 from bench.stats import Latency
 from bench.web import EndpointResult, MemoryResult
+from bench.workers import WorkerRun
 from trial.services.schedule import DailyResult
 
 SETUP = Setup(
@@ -191,3 +193,15 @@ def test_simulation_figure():
     assert stopped.note == "stopped at the 150 s limit with 412 of 1,000 patients created"
     quick = simulation_figure(_simulation(patients=50, months=6))
     assert quick.verdict is Verdict.NO_TARGET
+
+
+def test_worker_figures():
+    day = WorkerRun("a day's jobs", 12.0, 180.0, True, 90, "due reminders 5,554")
+    figure = worker_figure(day, patients=50_000)
+    assert figure.name == "Celery worker peak RSS, a day's jobs at 50k patients"
+    assert (figure.value, figure.verdict) == (180.0, Verdict.PASS)
+    assert figure.note == "12 s: due reminders 5,554"
+    export = WorkerRun("a full ODM export", 90.0, 210.0, False, 90, "still running at the limit")
+    stopped = worker_figure(export, patients=None)
+    assert stopped.verdict is Verdict.SHORT  # the peak of an unfinished export is a lower bound
+    assert stopped.note == "stopped after 90 s, peak so far"
