@@ -161,7 +161,7 @@ class Scenario:
     qol_compliance: float = 0.88  # [A] forms filled in; the rest are recorded as missed
 
     # --- RECIST --------------------------------------------------------------------------
-    responder_fraction: float = 0.42  # [P2] objective response 42 % (all patients)
+    responder_fraction: float = 0.42  # [P2][M] objective response 42 % (all patients)
 
     def months_to_days(self, months: float) -> float:
         return months * DAYS_PER_MONTH

@@ -82,6 +82,7 @@ class Command(BaseCommand):
                 config,
                 last_day=options["end"] or timezone.localdate(),
                 staffing=self._staffing(options),
+                # the raw stream: the progress line is rewritten in place (no added newline)
                 stream=None if options["quiet"] else self.stderr._out,
             )
         except SimulationError as error:
