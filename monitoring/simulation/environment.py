@@ -140,7 +140,14 @@ class Environment:
 @contextmanager
 def simulation_environment(first_day: dt.date) -> Iterator[Environment]:
     """Everything above, from 06:00 on ``first_day``; restored on exit."""
-    import time_machine  # a development dependency: only the simulator needs it at run time
+    try:
+        import time_machine  # a development dependency: only the simulator needs it
+    except ImportError as error:
+        from .world import SimulationError
+
+        raise SimulationError(
+            "the simulator needs time-machine: pip install -e '.[dev]'"
+        ) from error
 
     zone = ZoneInfo(settings.TIME_ZONE)
     start = dt.datetime.combine(first_day, dt.time(6), tzinfo=zone)
