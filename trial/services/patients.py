@@ -387,7 +387,7 @@ def patient_enrol(
     with transaction.atomic(durable=True):
         # Lock the patient row: one enrolment per patient even under concurrent requests.
         locked = (
-            Patient.objects.select_for_update()
+            Patient.objects.select_for_update(of=("self",))
             .select_related("site", "protocol")
             .get(pk=patient.pk)
         )

@@ -203,7 +203,9 @@ def step2_expire_windows(*, today: dt.date) -> int:
     for pk in candidates.values_list("pk", flat=True):
         with transaction.atomic(durable=True):
             trigger = (
-                Step2Trigger.objects.select_for_update().select_related("patient__site").get(pk=pk)
+                Step2Trigger.objects.select_for_update(of=("self",))
+                .select_related("patient__site")
+                .get(pk=pk)
             )
             limit = (
                 trigger.imaging_due_by

@@ -257,7 +257,9 @@ def _progression(
 ) -> None:
     on = assessment.assessed_on
     # Lock the patient: the step moves with the end of the line.
-    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    patient = (
+        Patient.objects.select_for_update(of=("self",)).select_related("site").get(pk=patient.pk)
+    )
     step_before = patient.step
     line.ended_on = on
     line.end_reason = "progression"
