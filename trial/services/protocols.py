@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,9 @@ def protocol_parse(text: str, *, source_name: str) -> dict[str, Any]:
 
 def protocol_load(*, text: str, source_name: str) -> LoadResult:
     """Load a protocol document. Idempotent: identical content is the existing version; a
-    changed document becomes the next version number (an amendment). Patients stay on the
-    version they consented under.
+    changed document becomes the next version number (an amendment). A text whose parsed
+    document equals the latest version's (a comment or layout edit) is that version, not an
+    amendment. Patients stay on the version they consented under.
     """
     doc = protocol_parse(text, source_name=source_name)
     digest = hashlib.sha256(text.encode()).hexdigest()
@@ -83,6 +85,11 @@ def protocol_load(*, text: str, source_name: str) -> LoadResult:
         existing = ProtocolVersion.objects.filter(protocol=protocol, content_sha256=digest).first()
         if existing is not None:
             return LoadResult(existing, False)
+        latest = protocol.versions.order_by("-number").first()
+        # As stored (JSON turns integer keys into strings), to compare with the stored document.
+        if latest is not None and latest.document == json.loads(json.dumps(doc)):
+            # Only comments or layout changed: the document, hence the protocol, is the same.
+            return LoadResult(latest, False)
         last = protocol.versions.aggregate(n=Max("number"))["n"] or 0
         if protocol.title != doc["trial"]["title"]:
             protocol.title = doc["trial"]["title"]

@@ -23,6 +23,17 @@ def test_loading_is_idempotent_and_a_change_is_an_amendment():
     assert ProtocolVersion.objects.filter(protocol__code="PADA1").count() == 2
 
 
+@pytest.mark.django_db
+def test_a_comment_only_edit_is_the_same_version_not_an_amendment():
+    first = protocol_load(text=PADA1, source_name="pada1.yaml")
+    recommented = protocol_load(
+        text="# a reworded comment\n" + PADA1.replace("# GAP", "#  GAP"),
+        source_name="pada1.yaml",
+    )
+    assert not recommented.created and recommented.version.pk == first.version.pk
+    assert ProtocolVersion.objects.filter(protocol__code="PADA1").count() == 1
+
+
 def test_schema_errors_name_the_file_the_path_and_the_problem():
     broken = PADA1.replace("cycle_length_days: 28", "cycle_length_days: -3")
     with pytest.raises(ProtocolInvalid) as info:
