@@ -123,8 +123,13 @@ def _notify_sae(event: AdverseEvent) -> None:
 
 
 def _locked(event: AdverseEvent) -> AdverseEvent:
-    # Lock the event: concurrent edits of one event apply one after the other.
-    return AdverseEvent.objects.select_for_update().select_related("patient").get(pk=event.pk)
+    # Lock the event: concurrent edits of one event apply one after the other. Only the event:
+    # the joined patient row is read, not written, and locking it would stall its other writers.
+    return (
+        AdverseEvent.objects.select_for_update(of=("self",))
+        .select_related("patient")
+        .get(pk=event.pk)
+    )
 
 
 def adverse_event_sae_report(*, event: AdverseEvent, by: Any) -> AdverseEvent:
