@@ -3,8 +3,9 @@
 A cycle row exists once a cycle has started, or earlier when its start is delayed or held.
 The planned CnD1 is the actual C(n-1)D1 plus the cycle length (DOMAIN.md 1.2, section 7 rule
 1); a cycle never starts while a hold is open. Dose decisions are proposed by the pure
-IBRANCE label rules (``trial.rules.palbociclib``) from a blood count, then confirmed by an
-investigator's electronic signature; a confirmed dose applies from the next cycle.
+IBRANCE label rules (``trial.rules.palbociclib``) from a blood count or a non-haematological
+adverse event, then confirmed by an investigator's electronic signature; a confirmed dose
+applies from the next cycle.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class SignatureMeaning(models.TextChoices):
 class DoseDecision(TrialRecord):
     """A palbociclib dose decision: the rule's proposal and the investigator's signature.
 
+    Its source is a blood count (Table 2) or an adverse event (Table 3, ILD), never both.
+
     ``proposed_next_dose_mg`` None means "discontinue"; ``confirmed_dose_mg`` 0 records a
     confirmed discontinuation. The signature (user, time, meaning) is stored with the decision
     after the investigator re-entered their password.
@@ -126,6 +129,14 @@ class DoseDecision(TrialRecord):
         null=True,
         blank=True,
         related_name="dose_decision",
+    )
+    adverse_event = models.ForeignKey(
+        "trial.AdverseEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="dose_decisions",
+        verbose_name=_("adverse event"),
     )
     status = models.CharField(
         _("status"), max_length=12, choices=DecisionStatus.choices, default=DecisionStatus.PROPOSED
@@ -183,6 +194,10 @@ class DoseDecision(TrialRecord):
                 condition=Q(confirmed_dose_mg__isnull=True)
                 | Q(confirmed_dose_mg__in=DOSE_LEVEL_VALUES),
                 name="dosedecision_confirmed_dose_level",
+            ),
+            models.CheckConstraint(
+                condition=Q(blood_count__isnull=True) | Q(adverse_event__isnull=True),
+                name="dosedecision_one_source",
             ),
         ]
         indexes = [models.Index(fields=["line", "status"], name="dosedecision_line_status")]
