@@ -74,14 +74,15 @@ class LabApiView(TrialApiView):
 
 
 class CtdnaResultListCreateApi(LabApiView):
+    # Also tells the OpenAPI generator that GET answers a page with limit and offset.
+    pagination_class = LimitOffsetPagination
+
     @extend_schema(
         operation_id="ctdna_results_list",
         summary="List the results your laboratory posted",
         parameters=[
             OpenApiParameter("sample_id", str),
             OpenApiParameter("patient_id", str, description="trial number"),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
         ],
         responses={200: s.ResultSerializer(many=True), **ERRORS},
     )
@@ -92,7 +93,7 @@ class CtdnaResultListCreateApi(LabApiView):
             sample_id=request.query_params.get("sample_id"),
             patient_id=request.query_params.get("patient_id"),
         )
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         data = s.ResultSerializer(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
@@ -322,6 +323,8 @@ class FhirBundleApi(LabApiView):
 
 class PatientSampleListCreateApi(TrialApiView):
     permission_classes = [ReadOnlyForCentral]
+    # Also tells the OpenAPI generator that GET answers a page with limit and offset.
+    pagination_class = LimitOffsetPagination
 
     @extend_schema(
         operation_id="patient_samples_list",
@@ -330,7 +333,7 @@ class PatientSampleListCreateApi(TrialApiView):
     )
     def get(self, request, patient_id: int):
         qs = sample_list_for_patient(user=request.user, patient_id=patient_id)
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(s.SampleSerializer(page, many=True).data)
 
@@ -357,6 +360,8 @@ class PatientSampleListCreateApi(TrialApiView):
 
 class PatientCtdnaResultListApi(TrialApiView):
     permission_classes = [IsStaffReader]
+    # Also tells the OpenAPI generator that GET answers a page with limit and offset.
+    pagination_class = LimitOffsetPagination
 
     @extend_schema(
         operation_id="patient_ctdna_results_list",
@@ -365,7 +370,7 @@ class PatientCtdnaResultListApi(TrialApiView):
     )
     def get(self, request, patient_id: int):
         qs = result_list_for_patient(user=request.user, patient_id=patient_id)
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         data = s.ResultSerializer(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -116,13 +117,15 @@ class RandomizationBalanceApi(TrialApiView):
 
 
 class DesignListApi(TrialApiView):
+    # Also tells the OpenAPI generator that GET answers a page with limit and offset.
+    pagination_class = LimitOffsetPagination
+
     @extend_schema(
         operation_id="randomization_designs_list",
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
         responses={200: s.DesignSerializer(many=True), **ERRORS},
     )
     def get(self, request):
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(design_list(user=request.user), request, view=self)
         return paginator.get_paginated_response(s.DesignSerializer(page, many=True).data)
 
@@ -142,8 +145,22 @@ class DesignContentApi(TrialApiView):
 
     @extend_schema(
         operation_id="randomization_designs_list_content",
-        parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
-        responses={200: s.DesignContentSerializer, **ERRORS},
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "csv"],
+                description="`csv`: the canonical file whose SHA-256 is `list_sha256` "
+                "(text/csv, an attachment).",
+            )
+        ],
+        responses={
+            (200, "application/json"): s.DesignContentSerializer,
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="With `?format=csv`: the canonical list or draws."
+            ),
+            **ERRORS,
+        },
     )
     def get(self, request, design_id: int):
         design = design_get(user=request.user, design_id=design_id)

@@ -29,9 +29,11 @@ class KnownBug:
 #: to pseudonymised roles by the audit trail, the patient search and the admin; admin history
 #: pages not site-scoped or crashing; write forms open to read-only roles; unlimited signature
 #: password guesses), REL-13 (reminders lost when a worker dies while sending them),
-#: REL-10 (masked screening number undocumented as nullable), REL-15 (HTML 404 under /api/)
-#: REL-16 (a NUL byte in a query parameter reaching PostgreSQL as a 500) and REL-8 (history
-#: tables of sealed rows open to UPDATE and DELETE on PostgreSQL).
+#: REL-10 (masked screening number undocumented as nullable), REL-15 (HTML 404 under /api/),
+#: REL-16 (a NUL byte in a query parameter reaching PostgreSQL as a 500), REL-8 (history
+#: tables of sealed rows open to UPDATE and DELETE on PostgreSQL), REL-9 (paginated lists
+#: documented as bare arrays), REL-11 (the CSV answer of ``?format=csv`` undocumented) and
+#: REL-12 (403 and 404 undocumented on list operations).
 KNOWN_BUGS: list[KnownBug] = [
     KnownBug(
         "REL-14",
@@ -41,30 +43,6 @@ KNOWN_BUGS: list[KnownBug] = [
         "worker",
         frozenset({"trigger-notice"}),
         re.compile(r"^0 notices sent$"),
-    ),
-    KnownBug(
-        "REL-9",
-        "paginated lists ({count, next, previous, results}) documented as bare arrays: "
-        "patients, a patient's samples and ctdna-results, ctdna/results, randomization/designs",
-        "schema",
-        HUMANS | {"lab_a"},
-        re.compile(r'^GET \S+: Response violates schema: \{"count":\d+,.* is not of type "array"'),
-    ),
-    KnownBug(
-        "REL-11",
-        "?format=csv answers text/csv, which the schema does not document (patient audit "
-        "trail, design list)",
-        "schema",
-        HUMANS,
-        re.compile(r"^GET \S+: Undocumented Content-Type: Received: text/csv"),
-    ),
-    KnownBug(
-        "REL-12",
-        "403 not documented on list operations that document only 200: sites, patients, "
-        "a patient's consents and cycles",
-        "schema",
-        frozenset({"lab_a"}),
-        re.compile(r"^GET \S+: Undocumented status code: Received: (403|404)"),
     ),
 ]
 

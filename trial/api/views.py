@@ -12,7 +12,8 @@ import json
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -51,6 +52,8 @@ class SiteListApi(TrialListApiView):
 
 class PatientListCreateApi(TrialApiView):
     permission_classes = [ReadOnlyForCentral]
+    # Also tells the OpenAPI generator that GET answers a page with limit and offset.
+    pagination_class = LimitOffsetPagination
 
     @extend_schema(
         operation_id="patients_list",
@@ -58,8 +61,6 @@ class PatientListCreateApi(TrialApiView):
             OpenApiParameter("site", str),
             OpenApiParameter("status", str),
             OpenApiParameter("search", str),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
         ],
         responses={200: s.PatientSerializer(many=True)},
     )
@@ -70,7 +71,7 @@ class PatientListCreateApi(TrialApiView):
             status=request.query_params.get("status"),
             search=request.query_params.get("search"),
         )
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         data = s.PatientSerializer(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
@@ -297,8 +298,21 @@ class PatientAuditApi(TrialApiView):
 
     @extend_schema(
         operation_id="patients_audit_trail",
-        parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
-        responses={200: s.AuditEntrySerializer(many=True), **ERRORS},
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "csv"],
+                description="`csv`: the same entries as a CSV file (text/csv, an attachment).",
+            )
+        ],
+        responses={
+            (200, "application/json"): s.AuditEntrySerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="With `?format=csv`: " + ", ".join(AUDIT_COLUMNS)
+            ),
+            **ERRORS,
+        },
     )
     def get(self, request, patient_id: int):
         patient = patient_get(user=request.user, patient_id=patient_id)
