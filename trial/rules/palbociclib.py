@@ -25,6 +25,15 @@ tables against the current label before release. DOMAIN.md section 3 and section
 The label's fever threshold (38.5 C) is not the CTCAE febrile-neutropenia definition; it is a
 parameter with the label value as default. ``propose_dose_decision`` proposes; the investigator
 decides and records the decision.
+
+Adverse events (``adverse_event_kind``): an event whose CTCAE term is one a blood count grades
+(neutrophil, white cell, platelet or lymphocyte count decreased, anaemia, febrile neutropenia,
+and their usual synonyms) is haematological: Table 2 applies to it from the blood count, which
+carries the grade, the day of the cycle, fever and infection, so the event itself proposes
+nothing [I]. Pneumonitis and interstitial lung disease of grade >= 3 ("severe" in CTCAE terms
+[I]) are the ILD rule. Every other term is non-haematological (Table 3), including the other
+terms of the CTCAE "Blood and lymphatic system disorders" class (e.g. haemolysis), which no
+blood count grades: proposing for them errs towards a review [I].
 """
 
 from __future__ import annotations
@@ -38,9 +47,13 @@ from enum import StrEnum
 from trial.rules.ctcae import DOSE_RULE_TERMS, CtcaeTerm
 
 __all__ = [
+    "BLOOD_COUNT_AE_TERMS",
     "DOSE_LEVELS_MG",
     "FEVER_THRESHOLD_C",
+    "ILD_PNEUMONITIS_AE_TERMS",
+    "SEVERE_ILD_MIN_GRADE",
     "STRONG_CYP3A_INHIBITOR_DOSE_MG",
+    "AdverseEventKind",
     "CbcFrequency",
     "Cyp3aInhibitorDose",
     "DoseAction",
@@ -49,6 +62,7 @@ __all__ = [
     "DoseReason",
     "DoseRuleInputError",
     "Grade3OtherDayPolicy",
+    "adverse_event_kind",
     "cbc_frequency_after_cycle_6",
     "check_dose_change",
     "dose_after_strong_cyp3a_inhibitor_stopped",
@@ -80,6 +94,34 @@ SOURCE_GRADE_3_OTHER_DAY = (
 )
 
 MAX_GRADE = 4
+
+# Adverse event terms (casefolded, single spaces) of the toxicities a blood count grades: CTCAE
+# v4.03/v5.0 names of ``trial.rules.ctcae.CtcaeTerm``, febrile neutropenia (Table 2's
+# "neutropenia with fever"), the v6.0 name "thrombocytopenia" (DOMAIN.md section 4) and the
+# usual synonyms and British spellings [I].
+BLOOD_COUNT_AE_TERMS: frozenset[str] = frozenset(
+    {
+        "neutrophil count decreased",
+        "neutropenia",
+        "febrile neutropenia",
+        "white blood cell decreased",
+        "white blood cell count decreased",
+        "leukopenia",
+        "leucopenia",
+        "platelet count decreased",
+        "thrombocytopenia",
+        "anemia",
+        "anaemia",
+        "lymphocyte count decreased",
+        "lymphopenia",
+    }
+)
+# Section 5.2 [C:L2] "ILD/pneumonitis"; CTCAE reports ILD under "Pneumonitis" [M].
+ILD_PNEUMONITIS_AE_TERMS: frozenset[str] = frozenset(
+    {"pneumonitis", "interstitial lung disease", "ild", "ild/pneumonitis"}
+)
+# "Severe" ILD/pneumonitis: CTCAE grade 3 is "severe" [I].
+SEVERE_ILD_MIN_GRADE = 3
 
 
 class DoseRuleInputError(ValueError):
@@ -139,6 +181,25 @@ class Grade3OtherDayPolicy(StrEnum):
 
     WITHHOLD_SAME_DOSE = "withhold_same_dose"
     CONTINUE = "continue"
+
+
+class AdverseEventKind(StrEnum):
+    """Which palbociclib rule an adverse event's term falls under (module docstring)."""
+
+    HAEMATOLOGICAL = "haematological"
+    ILD_PNEUMONITIS = "ild_pneumonitis"
+    NON_HAEMATOLOGICAL = "non_haematological"
+
+
+def adverse_event_kind(term: str) -> AdverseEventKind:
+    """The rule an adverse event term falls under. Case, underscores and repeated spaces are
+    ignored ("Neutrophil_count_decreased" is "neutrophil count decreased")."""
+    key = " ".join(term.replace("_", " ").casefold().split())
+    if key in BLOOD_COUNT_AE_TERMS:
+        return AdverseEventKind.HAEMATOLOGICAL
+    if key in ILD_PNEUMONITIS_AE_TERMS:
+        return AdverseEventKind.ILD_PNEUMONITIS
+    return AdverseEventKind.NON_HAEMATOLOGICAL
 
 
 class CbcFrequency(StrEnum):

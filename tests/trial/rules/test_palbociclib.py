@@ -11,14 +11,17 @@ from hypothesis import strategies as st
 
 from trial.rules.ctcae import CtcaeTerm
 from trial.rules.palbociclib import (
+    BLOOD_COUNT_AE_TERMS,
     DOSE_LEVELS_MG,
     STRONG_CYP3A_INHIBITOR_DOSE_MG,
+    AdverseEventKind,
     CbcFrequency,
     DoseAction,
     DoseChangeKind,
     DoseReason,
     DoseRuleInputError,
     Grade3OtherDayPolicy,
+    adverse_event_kind,
     cbc_frequency_after_cycle_6,
     check_dose_change,
     dose_after_strong_cyp3a_inhibitor_stopped,
@@ -697,3 +700,38 @@ def test_cyp3a_dose_change_errors(kwargs, code):
     with pytest.raises(DoseRuleInputError) as excinfo:
         check_dose_change(**kwargs)
     assert excinfo.value.code == code
+
+
+# -- Adverse event terms: which rule applies ---------------------------------------------------
+
+
+@pytest.mark.parametrize("term", list(CtcaeTerm))
+def test_every_term_a_blood_count_grades_is_haematological_as_an_adverse_event(term):
+    assert adverse_event_kind(term.value) == AdverseEventKind.HAEMATOLOGICAL
+
+
+@pytest.mark.parametrize(
+    ("term", "kind"),
+    [
+        ("  Febrile   Neutropenia ", AdverseEventKind.HAEMATOLOGICAL),
+        ("Anaemia", AdverseEventKind.HAEMATOLOGICAL),
+        ("THROMBOCYTOPENIA", AdverseEventKind.HAEMATOLOGICAL),
+        ("Pneumonitis", AdverseEventKind.ILD_PNEUMONITIS),
+        ("Interstitial lung disease", AdverseEventKind.ILD_PNEUMONITIS),
+        ("Diarrhea", AdverseEventKind.NON_HAEMATOLOGICAL),
+        ("Hemolysis", AdverseEventKind.NON_HAEMATOLOGICAL),  # no blood count grades it
+        ("Neutrophil count increased", AdverseEventKind.NON_HAEMATOLOGICAL),
+        ("", AdverseEventKind.NON_HAEMATOLOGICAL),
+    ],
+)
+def test_adverse_event_kind_ignores_case_and_spacing(term, kind):
+    assert adverse_event_kind(term) == kind
+
+
+def test_blood_count_terms_are_normalised():
+    assert all(t == " ".join(t.casefold().split()) for t in BLOOD_COUNT_AE_TERMS)
+
+
+@given(st.text(max_size=40))
+def test_adverse_event_kind_is_total_and_case_insensitive(term):
+    assert adverse_event_kind(term) == adverse_event_kind(term.upper().lower())
