@@ -4,7 +4,7 @@ Grading: ``trial.rules.ctcae`` with the protocol's CTCAE version (DOMAIN.md sect
 rules 12-15). Proposal: ``trial.rules.palbociclib`` (IBRANCE label Tables 1-2, DOMAIN.md
 section 3, rules 6-9). A proposal that changes anything (withhold, reduce, discontinue) is
 stored as a dose decision awaiting the investigator's signature; it supersedes any earlier
-unsigned one of the line.
+unsigned one of the line's blood counts (an adverse event's proposal stays).
 """
 
 from __future__ import annotations
@@ -198,9 +198,10 @@ def _propose(
 def _store_decision(
     line: TreatmentLine, count: BloodCount, proposal: palbo.DoseDecision, by: Any
 ) -> DoseDecision:
-    # Lock the unsigned proposals: the newest one replaces them.
+    # Lock the unsigned proposals of blood counts: the newest one replaces them. An adverse
+    # event's proposal stays: a count says nothing about that toxicity.
     for older in DoseDecision.objects.select_for_update().filter(
-        line=line, status=DecisionStatus.PROPOSED
+        line=line, status=DecisionStatus.PROPOSED, adverse_event=None
     ):
         older.status = DecisionStatus.SUPERSEDED
         tracked_save(

@@ -212,7 +212,16 @@ def cycle_hold(*, patient: Patient, on: dt.date, reason: str, by: Any, today: dt
 
 def _check_recovery(cycle: Cycle) -> None:
     decision = cycle.hold_decision
-    if decision is None or decision.resume_max_grade is None or decision.blood_count is None:
+    if decision is None or decision.resume_max_grade is None:
+        return
+    event = decision.adverse_event
+    if event is not None:  # Table 3: the event resolved or down to the resume grade
+        if event.resolved_on is None and event.grade > decision.resume_max_grade:
+            raise NotRecovered(
+                details={"resume_max_grade": decision.resume_max_grade, "grade": event.grade}
+            )
+        return
+    if decision.blood_count is None:
         return
     recovered = (
         BloodCount.objects.filter(
@@ -232,7 +241,8 @@ def cycle_hold_release(
 ) -> Cycle:
     """Close the open hold on ``on``; the cycle may then start (its planned D1 moves to ``on``
     if it had passed). A hold opened by a dose decision closes only once a later blood count
-    shows the grade the label requires (IBRANCE Table 2: grade <= 2).
+    shows the grade the label requires (IBRANCE Table 2: grade <= 2), or, for an adverse
+    event's decision, once the event is resolved or regraded to it (Table 3: grade <= 1).
     Errors: no_hold_open, not_recovered, reason_required, invalid_input (before the hold)."""
     reason = _reason(reason)
     require_site_writer(by, patient.site)
