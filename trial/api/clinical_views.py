@@ -91,6 +91,27 @@ class AdverseEventResolveApi(TrialApiView):
         return Response(s.AdverseEventSerializer(event).data)
 
 
+class AdverseEventRegradeApi(TrialApiView):
+    permission_classes = [IsStaffReader]
+
+    @extend_schema(
+        operation_id="adverse_events_regrade",
+        request=s.AdverseEventRegradeSerializer,
+        responses={200: s.AdverseEventSerializer, **ERRORS},
+    )
+    def post(self, request, event_id: int):
+        event = sel.adverse_event_get(user=request.user, event_id=event_id)
+        data = _valid(s.AdverseEventRegradeSerializer, request.data)
+        event = adverse_events.adverse_event_regrade(
+            event=event,
+            by=request.user,
+            grade=data["grade"],
+            reason=data["reason"],
+            today=_today(),
+        )
+        return Response(s.AdverseEventSerializer(event).data)
+
+
 class PatientTumourAssessmentApi(TrialApiView):
     permission_classes = [ReadOnlyForCentral]
 

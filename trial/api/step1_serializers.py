@@ -124,6 +124,11 @@ class AdverseEventResolveSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class AdverseEventRegradeSerializer(serializers.Serializer):
+    grade = serializers.IntegerField(min_value=1, max_value=5)
+    reason = serializers.CharField()
+
+
 class _LesionInput(serializers.Serializer):
     lesion_number = serializers.IntegerField(min_value=1, max_value=99)
     location = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
@@ -253,6 +258,7 @@ class DoseDecisionSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "blood_count",
+            "adverse_event",
             "status",
             "action",
             "reason_code",

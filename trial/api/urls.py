@@ -97,6 +97,11 @@ urlpatterns = [
         name="adverse-event-resolve",
     ),
     path(
+        "adverse-events/<int:event_id>/regrade/",
+        cv.AdverseEventRegradeApi.as_view(),
+        name="adverse-event-regrade",
+    ),
+    path(
         "patients/<int:patient_id>/tumour-assessments/",
         cv.PatientTumourAssessmentApi.as_view(),
         name="patient-tumour-assessments",
