@@ -20,7 +20,12 @@ def lab_for_user(user: User | None) -> Lab:
     cached = getattr(user, "_lab_cache", None)
     if cached is not None:
         return cached
-    lab = Lab.objects.filter(service_user_id=getattr(user, "pk", None)).first()
+    # With its service user: ingestion attributes every row it writes to that account.
+    lab = (
+        Lab.objects.filter(service_user_id=getattr(user, "pk", None))
+        .select_related("service_user")
+        .first()
+    )
     if lab is None:
         raise LabNotConfigured()
     user._lab_cache = lab  # type: ignore[union-attr]

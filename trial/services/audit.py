@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import models
@@ -39,7 +40,27 @@ def audit_event_record(
     obj: models.Model | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    event = audit_event_build(action=action, actor=actor, patient=patient, obj=obj, details=details)
+    event.save(force_insert=True)
+    return event
+
+
+def audit_events_record(events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    """Record events made by :func:`audit_event_build` in one INSERT (a batch of results):
+    each row keeps its own actor, patient and object."""
+    return AuditEvent.objects.bulk_create(events)
+
+
+def audit_event_build(
+    *,
+    action: str,
+    actor: Any = None,
+    patient: Patient | None = None,
+    obj: models.Model | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """An unsaved event; ``obj`` must have its primary key."""
+    return AuditEvent(
         action=action,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         patient=patient,
