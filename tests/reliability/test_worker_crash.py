@@ -23,9 +23,7 @@ labs post results), tests/trial/step1/test_schedule_worker.py (two daily jobs at
 
 from __future__ import annotations
 
-import email
 from collections import Counter
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -36,6 +34,7 @@ from django.utils import timezone
 from monitoring.models import TriggerOutbox
 from monitoring.services.labs import lab_register
 from tests.monitoring.conftest import NOW, day, draw, ingest, payload, variant
+from tests.processes import celery_broker, email_messages
 from tests.trial import factories as f
 from trial.models import AuditEvent, ItemStatus, ScheduleItem, Step2Trigger
 
@@ -58,15 +57,8 @@ CLAIM = 'UPDATE "trial_scheduleitem" SET "reminded_due_at"'
 
 @pytest.fixture
 def broker(tmp_path):
-    server = RedisServer(tmp_path)
-    app = current_app._get_current_object()
-    previous = app.conf.broker_url
-    app.conf.broker_url = server.url
-    app._after_fork()  # drop pooled connections to the previous broker
-    yield server
-    app.conf.broker_url = previous
-    app._after_fork()
-    server.stop()
+    with celery_broker(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
@@ -105,15 +97,6 @@ def staff_emails(investigator_a, coordinator_a, investigator_b):
         user.save(update_fields=["email"])
 
 
-def _messages(mail_dir: Path) -> list[email.message.Message]:
-    messages = []
-    for path in sorted(mail_dir.iterdir()):
-        for chunk in path.read_bytes().split(b"-" * 79):
-            if chunk.strip():
-                messages.append(email.message_from_bytes(chunk.strip()))
-    return messages
-
-
 def _drained(server: RedisServer) -> bool:
     """Nothing waiting and nothing delivered but unacknowledged."""
     client = server.client()
@@ -147,7 +130,7 @@ def rising(data_manager, investigator_a, site_a, pada1, staff_emails):
 
 
 def _trigger_notices(worker: Worker) -> list:
-    return [m for m in _messages(worker.mail) if "Rising ESR1" in m["Subject"]]
+    return [m for m in email_messages(worker.mail) if "Rising ESR1" in m["Subject"]]
 
 
 def test_trigger_task_killed_inside_its_transaction(broker, workers, rising, row_lock):
@@ -241,7 +224,7 @@ def due_reminders(investigator_a, investigator_b, site_a, site_b, pada1, staff_e
 def _reminded_lines(worker: Worker) -> Counter:
     return Counter(
         line
-        for message in _messages(worker.mail)
+        for message in email_messages(worker.mail)
         for line in message.get_payload(decode=True).decode().splitlines()
         if line.startswith("- ")
     )

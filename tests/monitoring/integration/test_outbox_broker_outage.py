@@ -10,21 +10,12 @@ claimed by a single attempt.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
-import redis
 from celery import current_app
-from django.db import connection
 
 from monitoring.models import TriggerOutbox
 from tests.monitoring.conftest import day, draw, lab_client, payload, variant
+from tests.processes import CeleryWorker, RedisServer, celery_broker
 from tests.trial import factories as f
 from trial.models import Step2Trigger, TriggerStatus
 
@@ -35,8 +26,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-ROOT = Path(__file__).resolve().parents[3]
-DEADLINE_S = 90
 TASKS = ("monitoring.tasks.process_outbox_task", "monitoring.tasks.outbox_drain_task")
 
 
@@ -46,130 +35,24 @@ def _queues() -> list[str]:
     return sorted({router.route({}, name)["queue"].name for name in TASKS})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(
-    predicate, what: str, process: subprocess.Popen | None = None, log: Path | None = None
-):
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if process is not None and process.poll() is not None:
-            break
-        time.sleep(0.2)
-    detail = log.read_text()[-4000:] if log is not None and log.exists() else ""
-    pytest.fail(f"gave up waiting for {what}\n{detail}")
-
-
-class RedisServer:
-    """A private redis-server the test may stop and start at will."""
-
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port = port
-        self.workdir = workdir
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url, socket_connect_timeout=1)
-
-    def _up(self) -> bool:
-        try:
-            return bool(self.client().ping())
-        except redis.RedisError:
-            return False
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is required for this integration test")
-        self.process = subprocess.Popen(  # noqa: S603
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            cwd=self.workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for(self._up, "redis-server to start", self.process)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        self.process = None
-
-
 @pytest.fixture
 def broker(tmp_path):
-    server = RedisServer(_free_port(), tmp_path)
-    server.start()
-    app = current_app._get_current_object()
-    previous = app.conf.broker_url
-    app.conf.broker_url = server.url
-    app._after_fork()  # drop pooled connections to the previous broker
-    yield server
-    server.stop()
-    app.conf.broker_url = previous
-    app._after_fork()
+    """A private redis-server the test may stop and start at will."""
+    with celery_broker(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
 def worker(broker, tmp_path):
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "deploy.settings",
-        "REDIS_URL": broker.url,
-        "DATABASE_URL": (
-            f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        ),
-        "CONN_MAX_AGE": "0",
-    }
-    log = tmp_path / "worker.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "deploy",
-                "worker",
-                "--pool=solo",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel=INFO",
-                f"--queues={','.join(_queues())}",
-                f"--hostname=ctdna-outage-{broker.port}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    process.log = log  # type: ignore[attr-defined]
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=30)
+    with CeleryWorker(
+        broker=broker,
+        workdir=tmp_path,
+        queues=",".join(_queues()),
+        name="ctdna-outage",
+        pool="solo",
+        concurrency=None,
+    ) as worker:
+        yield worker
 
 
 @pytest.fixture
@@ -209,11 +92,9 @@ def test_no_trigger_is_lost_while_the_broker_is_down(
         "/api/v1/ctdna/results/", payload(rising[0], variants=[variant()]), format="json"
     )
     assert r.json()["interpretation"]["patient_status"] == "rising"
-    _wait_for(
+    worker.wait_for(
         lambda: Step2Trigger.objects.filter(patient=patients[0]).exists(),
         "the worker to process the first trigger",
-        worker,
-        worker.log,
     )
 
     # Broker down: results are stored and answered, triggers wait in the outbox.
@@ -234,13 +115,11 @@ def test_no_trigger_is_lost_while_the_broker_is_down(
     for outbox_id in pending:
         current_app.send_task("monitoring.tasks.process_outbox_task", args=[outbox_id])
     current_app.send_task("monitoring.tasks.outbox_drain_task")
-    _wait_for(
+    worker.wait_for(
         lambda: not TriggerOutbox.objects.filter(processed_at=None).exists(),
         "the drain to process the outbox",
-        worker,
-        worker.log,
     )
-    _wait_for(lambda: _queue_drained(broker), "every task to be acknowledged", worker, worker.log)
+    worker.wait_for(lambda: _queue_drained(broker), "every task to be acknowledged")
 
     triggers = Step2Trigger.objects.order_by("patient_id")
     assert [t.patient_id for t in triggers] == [p.pk for p in patients]

@@ -8,22 +8,13 @@ writes e-mail to files so that deliveries can be counted across processes.
 
 from __future__ import annotations
 
-import email
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import redis
-from celery import current_app
-from django.db import connection
 from django.utils import timezone
 
+from tests.processes import CeleryWorker, celery_broker, email_messages
 from tests.trial import factories as f
 from trial.models import AuditEvent, ItemStatus, ScheduleItem
 from trial.tasks import schedule_daily_task
@@ -35,60 +26,13 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-ROOT = Path(__file__).resolve().parents[3]
-DEADLINE_S = 120
 QUEUE = "schedule-daily-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(predicate, what: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if process.poll() is not None:
-            break
-        time.sleep(0.2)
-    pytest.fail(f"gave up waiting for {what}\n{log.read_text()[-4000:] if log.exists() else ''}")
 
 
 @pytest.fixture
 def broker(tmp_path):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is required for this integration test")
-    port = _free_port()
-    process = subprocess.Popen(  # noqa: S603
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    deadline = time.monotonic() + DEADLINE_S
-    while True:
-        try:
-            if client.ping():
-                break
-        except redis.RedisError:
-            if time.monotonic() > deadline:
-                pytest.fail("redis-server did not start")
-            time.sleep(0.1)
-    app = current_app._get_current_object()
-    previous = app.conf.broker_url
-    app.conf.broker_url = url
-    app._after_fork()  # drop pooled connections to the previous broker
-    yield client, url
-    app.conf.broker_url = previous
-    app._after_fork()
-    process.terminate()
-    process.wait(timeout=30)
+    with celery_broker(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture
@@ -100,59 +44,16 @@ def mail_dir(tmp_path):
 
 @pytest.fixture
 def worker(broker, mail_dir, tmp_path):
-    _, url = broker
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.trial.step1.worker_settings",
-        "TRIAL_TEST_EMAIL_DIR": str(mail_dir),
-        "REDIS_URL": url,
-        "DATABASE_URL": (
-            f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        ),
-        "CONN_MAX_AGE": "0",
-    }
-    log = tmp_path / "worker.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "deploy",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=2",
-                f"--queues={QUEUE}",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel=INFO",
-                f"--hostname=schedule-daily-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    process.log = log  # type: ignore[attr-defined]
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=30)
-
-
-def _messages(mail_dir: Path) -> list[email.message.Message]:
-    messages = []
-    for path in sorted(mail_dir.iterdir()):
-        for chunk in path.read_bytes().split(b"-" * 79):
-            if chunk.strip():
-                messages.append(email.message_from_bytes(chunk.strip()))
-    return messages
+    with CeleryWorker(
+        broker=broker,
+        workdir=tmp_path,
+        queues=QUEUE,
+        name="schedule-daily",
+        settings="tests.trial.step1.worker_settings",
+        concurrency=2,
+        env={"TRIAL_TEST_EMAIL_DIR": str(mail_dir)},
+    ) as worker:
+        yield worker
 
 
 def _runs() -> int:
@@ -166,7 +67,7 @@ def _drained(client: redis.Redis) -> bool:
 def test_concurrent_daily_jobs_send_each_reminder_exactly_once(
     broker, worker, mail_dir, investigator_a, coordinator_a, investigator_b, site_a, site_b, pada1
 ):
-    client, _ = broker
+    client = broker.client()
     for user in (investigator_a, coordinator_a, investigator_b):
         user.email = f"{user.username}@example.org"
         user.save(update_fields=["email"])
@@ -185,10 +86,10 @@ def test_concurrent_daily_jobs_send_each_reminder_exactly_once(
     # Twice at once, as two beats or a beat and a manual run would.
     schedule_daily_task.apply_async(queue=QUEUE)
     schedule_daily_task.apply_async(queue=QUEUE)
-    _wait_for(lambda: _runs() >= 2, "both runs", worker, worker.log)
-    _wait_for(lambda: _drained(client), "the queue to drain", worker, worker.log)
+    worker.wait_for(lambda: _runs() >= 2, "both runs")
+    worker.wait_for(lambda: _drained(client), "the queue to drain")
 
-    messages = _messages(mail_dir)
+    messages = email_messages(mail_dir)
     lines = Counter(
         line
         for message in messages
@@ -218,6 +119,6 @@ def test_concurrent_daily_jobs_send_each_reminder_exactly_once(
     # A third run later: nothing left to send.
     sent = len(messages)
     schedule_daily_task.apply_async(queue=QUEUE)
-    _wait_for(lambda: _runs() >= 3, "the third run", worker, worker.log)
-    _wait_for(lambda: _drained(client), "the queue to drain", worker, worker.log)
-    assert len(_messages(mail_dir)) == sent
+    worker.wait_for(lambda: _runs() >= 3, "the third run")
+    worker.wait_for(lambda: _drained(client), "the queue to drain")
+    assert len(email_messages(mail_dir)) == sent
