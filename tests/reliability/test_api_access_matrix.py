@@ -183,6 +183,12 @@ POLICY: dict[tuple[str, str], Access] = {
         target="adverse_event",
         body={"resolved_on": _date(), "reason": "resolved"},
     ),
+    ("adverse-event-regrade", "POST"): Access(
+        SITE_STAFF | DATA_MANAGER,
+        "a grade change is recorded by the site or corrected by the data manager",
+        target="adverse_event",
+        body={"grade": 1, "reason": "improved"},
+    ),
     ("patient-tumour-assessments", "GET"): Access(READERS, "RECIST is read by the humans"),
     ("patient-tumour-assessments", "POST"): Access(
         SITE_STAFF,
