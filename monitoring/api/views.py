@@ -37,6 +37,7 @@ from ..services.ingestion import (
     ctdna_result_amend,
     ctdna_result_ingest,
     ctdna_results_ingest_all,
+    ctdna_results_ingest_batch,
     submission_record,
 )
 from ..services.samples import sample_record
@@ -118,8 +119,10 @@ class CtdnaResultListCreateApi(LabApiView):
         outcome = ctdna_result_ingest(
             lab=lab, payload=request.data, submission=submission, today=_today()
         )
+        # A new result is current and holds every relation it shows; a replay is read back.
+        result = outcome.result if outcome.created else _stored(outcome.result.pk, lab)
         return Response(
-            _result_data(_stored(outcome.result.pk, lab), request),
+            _result_data(result, request),
             status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
         )
 
@@ -146,22 +149,20 @@ class CtdnaResultBatchApi(LabApiView):
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
             raise InvalidBatch(details={"max_items": MAX_BATCH})
         answers, counts = [], {"created": 0, "replayed": 0, "failed": 0}
-        today = _today()
-        for index, item in enumerate(items):
-            try:
-                outcome = ctdna_result_ingest(
-                    lab=lab, payload=item, submission=submission, today=today, entry_indexes=[index]
-                )
-            except DomainError as error:
+        outcomes = ctdna_results_ingest_batch(
+            lab=lab, items=items, submission=submission, today=_today()
+        )
+        for index, outcome in enumerate(outcomes):
+            if isinstance(outcome, DomainError):
                 counts["failed"] += 1
                 answers.append(
                     {
                         "index": index,
-                        "status": error.status_code,
+                        "status": outcome.status_code,
                         "error": {
-                            "code": error.code,
-                            "message": str(error.message),
-                            "details": error.details,
+                            "code": outcome.code,
+                            "message": str(outcome.message),
+                            "details": outcome.details,
                         },
                     }
                 )
