@@ -279,11 +279,12 @@ class TriggerOutboxAdmin(ReadOnlyAdmin):
         "created_at",
         "processed_at",
         "outcome",
+        "notice",
         "attempts",
         "last_error",
     ]
     list_select_related = ["result", "patient__site"]
-    list_filter = ["outcome"]
+    list_filter = ["outcome", "notice"]
     readonly_fields = [
         "result",
         "patient",
@@ -294,6 +295,8 @@ class TriggerOutboxAdmin(ReadOnlyAdmin):
         "last_error",
         "outcome",
         "step2_trigger",
+        "notice",
+        "notified_at",
     ]
     actions = ["process_now"]
     list_per_page = 50

@@ -1,6 +1,6 @@
 from .base import ImmutableRecord, ImmutableRowError
 from .labs import LAB_CODE_PATTERN, Lab
-from .outbox import MAX_ATTEMPTS, OutboxOutcome, TriggerOutbox
+from .outbox import MAX_ATTEMPTS, NoticeState, OutboxOutcome, TriggerOutbox
 from .results import (
     Channel,
     CtdnaResult,
@@ -25,6 +25,7 @@ __all__ = [
     "Lab",
     "LabSubmission",
     "NextAction",
+    "NoticeState",
     "OutboxOutcome",
     "PatientCtdnaStatus",
     "Sample",

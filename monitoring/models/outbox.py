@@ -4,6 +4,10 @@ A row is committed in the same transaction as the result, so a trigger cannot be
 broker is down: the after-commit enqueue may fail, the beat's drain task picks the row up.
 ``processed_at`` is claimed with a conditional UPDATE in the transaction that opens the
 trigger, so a row is processed exactly once however many tasks race for it.
+
+The site's notice of an opened trigger is recorded on the row as pending in that same
+transaction and sent afterwards, in a second transaction that stamps it sent: a worker killed
+while sending leaves it pending for the redelivered task or the drain.
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ class OutboxOutcome(models.TextChoices):
     NOT_ON_STEP1 = "not_on_step1", _("Patient not on Step 1: nothing to trigger")
 
 
+class NoticeState(models.TextChoices):
+    NONE = "", _("No notice")
+    PENDING = "pending", _("Notice to send")
+    SENT = "sent", _("Notice sent")
+    NOT_NEEDED = "not_needed", _("Trigger decided before the notice left")
+
+
 class TriggerOutbox(models.Model):
     """A rising result waiting to open the patient's Step 2 gate (bookkeeping, not history)."""
 
@@ -48,6 +59,10 @@ class TriggerOutbox(models.Model):
         related_name="+",
         verbose_name=_("Step 2 trigger"),
     )
+    notice = models.CharField(
+        _("site notice"), max_length=20, choices=NoticeState.choices, blank=True
+    )
+    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
 
     objects = NoDeleteManager()
 
@@ -61,14 +76,24 @@ class TriggerOutbox(models.Model):
             models.CheckConstraint(
                 condition=Q(processed_at__isnull=False) | Q(outcome=""),
                 name="triggeroutbox_pending_has_no_outcome",
-            )
+            ),
+            # A notice is owed only for a trigger the row opened.
+            models.CheckConstraint(
+                condition=Q(notice="") | Q(processed_at__isnull=False),
+                name="triggeroutbox_notice_after_processing",
+            ),
         ]
         indexes = [
             models.Index(
                 fields=["created_at"],
                 condition=Q(processed_at__isnull=True),
                 name="triggeroutbox_pending",
-            )
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(notice="pending"),
+                name="triggeroutbox_notice_pending",
+            ),
         ]
 
     def __str__(self) -> str:

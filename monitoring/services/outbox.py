@@ -6,6 +6,13 @@ result and the row stay committed, and ``monitoring.tasks.outbox_drain_task`` (b
 60 s) processes every pending row. Each row is processed exactly once: the claim (a conditional
 UPDATE of ``processed_at``) and the trigger it opens commit in one transaction, so a crash rolls
 both back and a concurrent claim of the same row finds it taken.
+
+The site's notice of an opened trigger ("imaging required") is recorded as owed in that same
+transaction and sent by ``outbox_notify``, which locks the row, sends the e-mail and stamps it
+sent in one transaction, as the schedule's reminders are (``trial.services.schedule``). A
+worker killed while sending rolls the stamp back: the redelivered task, or the drain, finds
+the notice still owed and sends it (twice only if the process dies between the SMTP
+hand-over and the commit). A failed e-mail never holds the trigger back: it is open already.
 """
 
 from __future__ import annotations
@@ -18,10 +25,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from trial.models import OPEN_TRIGGER_STATUSES
-from trial.services.step2 import step2_trigger_open
+from trial.models import OPEN_TRIGGER_STATUSES, TriggerStatus
+from trial.services.step2 import step2_trigger_notify, step2_trigger_open
 
-from ..models import MAX_ATTEMPTS, OutboxOutcome, TriggerOutbox
+from ..models import MAX_ATTEMPTS, NoticeState, OutboxOutcome, TriggerOutbox
 
 logger = logging.getLogger("monitoring.outbox")
 
@@ -65,12 +72,20 @@ def outbox_enqueue_after_commit(outbox_id: int) -> None:
 
 
 def outbox_process(*, outbox_id: int) -> OutboxResult:
-    """Open the Step 2 trigger of one outbox row, once.
+    """Open the Step 2 trigger of one outbox row, once, then send the site's notice if it is
+    owed (also when an earlier run opened the trigger and died before sending it).
 
     ``step2_trigger_open`` is called with ``source_ref=f"ctdna-result-{result.pk}"``, the
     result's analysis date as the detection date and the lab's service user as the actor. A
-    failure rolls back the claim and is recorded (attempts, last error) for the drain to retry.
+    failure rolls back the claim and is recorded (attempts, last error) for the drain to retry;
+    a failed notice is recorded the same way and stays owed (see ``outbox_notify``).
     """
+    result = _claim_and_open(outbox_id)
+    outbox_notify(outbox_id=outbox_id)
+    return result
+
+
+def _claim_and_open(outbox_id: int) -> OutboxResult:
     try:
         with transaction.atomic(durable=True):
             now = timezone.now()
@@ -84,10 +99,43 @@ def outbox_process(*, outbox_id: int) -> OutboxResult:
                 "result__lab__service_user", "patient__protocol_version", "patient__site"
             ).get(pk=outbox_id)
             outcome = _open_trigger(row)
-            row.save(update_fields=["outcome", "step2_trigger"])
+            if outcome == OutboxOutcome.OPENED and (
+                row.step2_trigger.status == TriggerStatus.IMAGING_REQUIRED
+            ):
+                row.notice = NoticeState.PENDING
+            row.save(update_fields=["outcome", "step2_trigger", "notice"])
             return OutboxResult(outbox_id=outbox_id, processed=True, outcome=outcome)
     except Exception as error:
         _record_failure(outbox_id, error)
+        raise
+
+
+def outbox_notify(*, outbox_id: int) -> bool:
+    """Send the owed notice of one outbox row, once; False when none is owed (any more).
+
+    The e-mail leaves inside the transaction that stamps it sent, on purpose: the row stays
+    locked for one send, and a failure or a killed worker rolls the stamp back, so the notice
+    stays owed for the redelivered task or the drain. A failure is recorded on the row
+    (attempts, last error) and raised.
+    """
+    try:
+        with transaction.atomic(durable=True):
+            # Lock the row for one send: a concurrent run waits, then finds the notice sent.
+            row = (
+                TriggerOutbox.objects.select_for_update(of=("self",))
+                .select_related("step2_trigger__patient__site")
+                .filter(pk=outbox_id, notice=NoticeState.PENDING)
+                .first()
+            )
+            if row is None:
+                return False
+            sent = step2_trigger_notify(trigger=row.step2_trigger)
+            row.notice = NoticeState.SENT if sent else NoticeState.NOT_NEEDED
+            row.notified_at = timezone.now()
+            row.save(update_fields=["notice", "notified_at"])
+            return sent
+    except Exception as error:
+        _record_notice_failure(outbox_id, error)
         raise
 
 
@@ -121,6 +169,17 @@ def _record_failure(outbox_id: int, error: Exception) -> None:
     logger.exception("outbox %s: processing failed", outbox_id)
 
 
+def _record_notice_failure(outbox_id: int, error: Exception) -> None:
+    with transaction.atomic(durable=True):
+        # Bookkeeping columns only; the notice stays owed for the drain.
+        TriggerOutbox.objects.filter(pk=outbox_id, notice=NoticeState.PENDING).update(
+            attempts=F("attempts") + 1,
+            last_attempt_at=timezone.now(),
+            last_error=f"notice: {type(error).__name__}: {error}"[:2000],
+        )
+    logger.exception("outbox %s: sending the site's notice failed", outbox_id)
+
+
 def outbox_pending_ids(*, limit: int = DRAIN_BATCH) -> list[int]:
     """Pending rows, oldest first, leaving out those that failed ``MAX_ATTEMPTS`` times."""
     return list(
@@ -130,8 +189,19 @@ def outbox_pending_ids(*, limit: int = DRAIN_BATCH) -> list[int]:
     )
 
 
+def outbox_notice_pending_ids(*, limit: int = DRAIN_BATCH) -> list[int]:
+    """Processed rows whose notice is still owed, oldest first, leaving out those that failed
+    ``MAX_ATTEMPTS`` times (claims and sends together)."""
+    return list(
+        TriggerOutbox.objects.filter(notice=NoticeState.PENDING, attempts__lt=MAX_ATTEMPTS)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
 def outbox_drain(*, limit: int = DRAIN_BATCH) -> int:
-    """Process pending rows directly (no broker needed); returns how many this call processed.
+    """Process pending rows directly (no broker needed), then send the notices still owed;
+    returns how many rows this call processed.
 
     A row that fails is recorded and skipped so one bad row does not block the others.
     """
@@ -141,4 +211,9 @@ def outbox_drain(*, limit: int = DRAIN_BATCH) -> int:
             processed += outbox_process(outbox_id=outbox_id).processed
         except Exception:  # recorded on the row by outbox_process; go on with the others
             logger.warning("outbox %s: left pending after a failure", outbox_id)
+    for outbox_id in outbox_notice_pending_ids(limit=limit):
+        try:
+            outbox_notify(outbox_id=outbox_id)
+        except Exception:  # recorded on the row by outbox_notify; go on with the others
+            logger.warning("outbox %s: notice left owed after a failure", outbox_id)
     return processed

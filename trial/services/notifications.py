@@ -1,4 +1,5 @@
-"""E-mail notifications, sent only after the transaction that caused them commits."""
+"""E-mail notifications: after the transaction that caused them commits, or, for a notice
+recorded as owed, from inside the transaction that records it sent."""
 
 from __future__ import annotations
 
@@ -30,3 +31,12 @@ def notify_after_commit(*, recipients: list[str], subject: str, body: str) -> No
             str(subject), str(body), settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False
         )
     )
+
+
+def notify_now(*, recipients: list[str], subject: str, body: str) -> None:
+    """Send an e-mail at once. For a notice whose sending is recorded in the caller's
+    transaction (claimed, then stamped sent): a failure or a killed process rolls the stamp
+    back and the notice stays owed. Errors: whatever the e-mail backend raises."""
+    if not recipients:
+        return
+    send_mail(str(subject), str(body), settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)

@@ -28,7 +28,7 @@ from trial.models import (
 )
 
 from .audit import audit_event_record, tracked_save
-from .notifications import notify_after_commit, site_staff_emails
+from .notifications import notify_after_commit, notify_now, site_staff_emails
 
 DEFAULT_WINDOWS = {
     "imaging_after_result_days": 28,
@@ -64,7 +64,9 @@ def step2_trigger_open(
     the patient's latest recorded tumour assessment up to ``detected_on`` is used. One done
     within ``imaging_before_result_days`` before detection decides the trigger at once.
     Returns None when the patient is not on Step 1 (nothing to randomize). Runs inside the
-    caller's transaction (the lab-result ingestion).
+    caller's transaction (the ctDNA outbox). Sends nothing: a trigger left waiting for imaging
+    is announced to the site with ``step2_trigger_notify``, which the caller runs once it has
+    recorded the notice as owed (so that a lost worker cannot lose it).
     """
     existing = Step2Trigger.objects.filter(
         patient=patient, source="ctdna", source_ref=source_ref
@@ -105,16 +107,30 @@ def step2_trigger_open(
         earliest = detected_on - dt.timedelta(days=windows["imaging_before_result_days"])
         if earliest <= imaged_on <= detected_on:
             return _decide(trigger, imaged_on=imaged_on, progression=progression, by=by)
-    notify_after_commit(
+    return trigger
+
+
+def step2_trigger_notify(*, trigger: Step2Trigger) -> bool:
+    """E-mail the site that imaging is required, now, from inside the caller's transaction.
+
+    The caller records the notice as sent in that transaction, so a failed send or a process
+    killed while sending leaves it owed, to be sent again (twice only if the process dies
+    between the SMTP hand-over and the commit). Returns False, sending nothing, when the
+    trigger no longer waits for imaging. Errors: whatever the e-mail backend raises.
+    """
+    if trigger.status != TriggerStatus.IMAGING_REQUIRED:
+        return False
+    patient = trigger.patient
+    notify_now(
         recipients=site_staff_emails(patient.site),
         subject=_("Rising ESR1 mutation: imaging required for %(p)s") % {"p": patient},
         body=_(
             "A rising ESR1 mutation was detected for %(p)s on %(d)s. An imaging assessment must "
             "be recorded by %(due)s to decide on randomization."
         )
-        % {"p": patient, "d": detected_on, "due": trigger.imaging_due_by},
+        % {"p": patient, "d": trigger.detected_on, "due": trigger.imaging_due_by},
     )
-    return trigger
+    return True
 
 
 def _latest_imaging(patient: Patient, on_or_before: dt.date) -> tuple[dt.date, bool] | None:

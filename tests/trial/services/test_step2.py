@@ -22,7 +22,7 @@ def patient(investigator_a, site_a, pada1, today):
 D = dt.date(2027, 3, 14)
 
 
-def test_opening_is_idempotent_and_notifies_the_site(
+def test_opening_is_idempotent_and_leaves_the_notice_to_the_caller(
     patient, investigator_a, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
@@ -33,7 +33,18 @@ def test_opening_is_idempotent_and_notifies_the_site(
     assert Step2Trigger.objects.count() == 1
     assert first.status == TriggerStatus.IMAGING_REQUIRED
     assert first.imaging_due_by == D + dt.timedelta(days=28)
+    assert mail.outbox == []
+    assert step2.step2_trigger_notify(trigger=first) is True
     assert len(mail.outbox) == 1 and "inv_a@example.org" in mail.outbox[0].to
+    assert str(first.imaging_due_by) in mail.outbox[0].body
+
+
+def test_a_trigger_decided_already_gets_no_notice(patient):
+    trigger = step2.step2_trigger_open(patient=patient, source_ref="r1", detected_on=D, by=None)
+    step2.step2_imaging_recorded(patient=patient, assessed_on=D, progression=False, by=None)
+    trigger.refresh_from_db()
+    assert step2.step2_trigger_notify(trigger=trigger) is False
+    assert mail.outbox == []
 
 
 @pytest.mark.parametrize(
