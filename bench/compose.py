@@ -42,9 +42,9 @@ TARGETS: dict[str, tuple[Target, ...]] = {
 WORKER_RSS_TARGET = (Target(Bound.AT_MOST, 250),)
 SCHEDULE_TIME_TARGET_PATIENTS = 50_000
 SCHEDULE_TIME_TARGET = (Target(Bound.AT_MOST, 5),)
-# The job claims each item with one conditional UPDATE (those grow with the items handled) and
-# looks up recipients and writes audit rows once per site and stage; the other queries must not
-# grow with the number of patients.
+# The job claims items with conditional UPDATEs, one per batch (those grow with the items
+# handled) and looks up recipients and writes audit rows once per site, stage and batch; the
+# other queries must not grow with the number of patients.
 SCHEDULE_QUERY_TARGET = (Target(Bound.AT_MOST, 1, relative=True),)
 PAGE_TARGET = (Target(Bound.AT_MOST, 300),)
 SIMULATION_TARGET = (Target(Bound.AT_MOST, 120),)
@@ -429,10 +429,10 @@ def schedule_section(schedule: ScheduleBench) -> Section:
         f"C1D1 spread over the last 18 months, every item recorded on its planned day except "
         f"one in twenty (`bench/schedule.py` documents the seeding); seeding took "
         f"{schedule.seed_seconds:.0f} s. Queries by kind (`bench.schedule.query_kind`): item claims "
-        f"are the conditional UPDATEs that claim one item each (missed marks, reminders) and "
-        f"grow with the items handled; the claim transaction, the recipients lookup and the "
-        f"audit insert come once per site and reminder stage (50 sites); the other queries must "
-        f"not grow with the number of patients."
+        f"are the conditional UPDATEs that claim a batch of items each (status moves, missed "
+        f"marks, reminders) and grow with the items handled; the claim transaction, the "
+        f"recipients lookup and the audit insert come once per site, reminder stage and batch "
+        f"(50 sites); the other queries must not grow with the number of patients."
     )
     return Section("Daily schedule job", body)
 

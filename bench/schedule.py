@@ -468,12 +468,15 @@ _PER_SITE_PREFIXES = ("BEGIN", "COMMIT", "ROLLBACK", 'INSERT INTO "trial_auditev
 
 
 def query_kind(sql: str) -> QueryKind:
-    """What a query of the job is for. Item claims (one conditional UPDATE of one schedule item
-    by primary key: missed marks and reminders) grow with the items handled. Once per site and
-    reminder stage come the claim transaction (BEGIN, COMMIT), the recipients lookup and the
-    audit insert (the run adds two audit inserts of its own). The other queries must not grow
-    at all."""
-    if sql.startswith('UPDATE "trial_scheduleitem"') and '"trial_scheduleitem"."id" = ' in sql:
+    """What a query of the job is for. Item claims (conditional UPDATEs of schedule items by
+    primary key, one per batch of up to ``trial.services.schedule.CLAIM_BATCH`` items: status
+    moves, missed marks, reminders; earlier versions claimed one item per UPDATE) grow with the
+    items handled. Once per site, reminder stage and batch come the claim transaction (BEGIN,
+    COMMIT), the recipients lookup and the audit insert (the run adds one audit insert of its
+    own). The other queries must not grow at all."""
+    if sql.startswith('UPDATE "trial_scheduleitem"') and (
+        '"trial_scheduleitem"."id" = ' in sql or " IN (SELECT " in sql
+    ):
         return QueryKind.ITEM_CLAIM
     if sql.startswith(_PER_SITE_PREFIXES) or (
         sql.startswith("SELECT") and 'FROM "auth_user"' in sql

@@ -88,6 +88,13 @@ def test_query_kinds():
         '("trial_scheduleitem"."id" = 42 AND "trial_scheduleitem"."reminded_due_at" IS NULL)'
     )
     assert query_kind(claim) is QueryKind.ITEM_CLAIM
+    batch = (
+        'UPDATE "trial_scheduleitem" SET "status" = \'due\' WHERE "id" IN (SELECT '
+        '"trial_scheduleitem"."id" FROM "trial_scheduleitem" WHERE ("trial_scheduleitem"."id" '
+        'IN (1, 2) AND "trial_scheduleitem"."status" = \'upcoming\') ORDER BY 1 FOR UPDATE) '
+        'RETURNING "id"'
+    )
+    assert query_kind(batch) is QueryKind.ITEM_CLAIM
     bulk = 'UPDATE "trial_scheduleitem" SET "status" = \'due\' WHERE ("trial_scheduleitem"."status" = \'upcoming\')'
     assert query_kind(bulk) is QueryKind.OTHER
     assert query_kind("BEGIN") is QueryKind.PER_SITE
