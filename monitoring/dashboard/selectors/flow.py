@@ -40,46 +40,44 @@ class Flow:
         return self.counts[key]
 
 
-def _exists(qs) -> Q:
-    return Q(Exists(qs))
+def _among(qs) -> Q:
+    """The patient is among those of ``qs``. Written ``pk IN (uncorrelated subquery)`` rather
+    than a correlated EXISTS: PostgreSQL runs each subquery once into a hash table instead of
+    once per patient and condition (seconds at 50k patients)."""
+    return Q(pk__in=qs.values("patient_id"))
 
 
 def flow_counts(*, user: User | None, filters: DashboardFilters) -> Flow:
-    patient = OuterRef("pk")
-    assessed = _exists(EligibilityAssessment.objects.filter(patient=patient))
+    assessed = _among(EligibilityAssessment.objects.all())
     enrolled = Q(enrolled_on__isnull=False)
     withdrawn = Q(status=PatientStatus.WITHDRAWN)
-    sampled = _exists(Sample.objects.filter(patient=patient))
+    sampled = _among(Sample.objects.all())
     newer = CtdnaResult.objects.filter(
         lab=OuterRef("lab"), sample=OuterRef("sample"), version__gt=OuterRef("version")
     )
-    rising = _exists(
-        CtdnaResult.objects.filter(
-            patient=patient, patient_status=PatientCtdnaStatus.RISING
-        ).exclude(Exists(newer))
+    rising = _among(
+        CtdnaResult.objects.filter(patient_status=PatientCtdnaStatus.RISING).exclude(Exists(newer))
     )
-    progressed_step1 = _exists(
-        TumourAssessment.objects.filter(
-            patient=patient, line__step="step1", overall_response=OverallResponse.PD
-        )
+    progressed_step1 = _among(
+        TumourAssessment.objects.filter(line__step="step1", overall_response=OverallResponse.PD)
     )
-    triggers = Step2Trigger.objects.filter(patient=patient)
-    imaged = _exists(triggers.filter(imaging_on__isnull=False))
-    missed_imaging = _exists(
+    triggers = Step2Trigger.objects.all()
+    imaged = _among(triggers.filter(imaging_on__isnull=False))
+    missed_imaging = _among(
         triggers.filter(status=TriggerStatus.WINDOW_MISSED, imaging_on__isnull=True)
     )
-    awaiting_imaging = _exists(triggers.filter(status=TriggerStatus.IMAGING_REQUIRED))
-    synchronous = _exists(
+    awaiting_imaging = _among(triggers.filter(status=TriggerStatus.IMAGING_REQUIRED))
+    synchronous = _among(
         triggers.filter(status=TriggerStatus.PROGRESSION, imaging_on__isnull=False)
     )
-    missed_randomization = _exists(
+    missed_randomization = _among(
         triggers.filter(status=TriggerStatus.WINDOW_MISSED, imaging_on__isnull=False)
     )
-    awaiting_randomization = _exists(triggers.filter(status=TriggerStatus.ELIGIBLE))
-    allocated = _exists(Allocation.objects.filter(patient=patient))
-    arm_a = _exists(Allocation.objects.filter(patient=patient, arm="A"))
-    arm_b = _exists(Allocation.objects.filter(patient=patient, arm="B"))
-    crossed = _exists(Crossover.objects.filter(patient=patient))
+    awaiting_randomization = _among(triggers.filter(status=TriggerStatus.ELIGIBLE))
+    allocated = _among(Allocation.objects.all())
+    arm_a = _among(Allocation.objects.filter(arm="A"))
+    arm_b = _among(Allocation.objects.filter(arm="B"))
+    crossed = _among(Crossover.objects.all())
 
     monitored = enrolled & sampled
     rising_stage = monitored & rising
