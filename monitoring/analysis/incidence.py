@@ -328,9 +328,15 @@ def one_minus_kaplan_meier(
     records = _check_records(records)
     confidence_level = check_confidence_level(confidence_level)
     order = _group_order(records, groups)
-    survival_records = [
-        SurvivalRecord(r.time_months, r.outcome is Outcome.EVENT, r.group) for r in records
-    ]
+    # One survival record per distinct (time, outcome, group): at 50k subjects, building a
+    # validated record per subject costs more than the estimate.
+    distinct: dict[tuple[float, Outcome, str], SurvivalRecord] = {}
+    survival_records = []
+    for r in records:
+        key = (r.time_months, r.outcome, r.group)
+        if key not in distinct:
+            distinct[key] = SurvivalRecord(r.time_months, r.outcome is Outcome.EVENT, r.group)
+        survival_records.append(distinct[key])
     curves = []
     for curve in kaplan_meier(survival_records, groups=order, confidence_level=confidence_level):
         subset = [r for r in records if r.group == curve.group]

@@ -8,14 +8,14 @@ from monitoring.analysis.incidence import Outcome, cumulative_incidence, one_min
 from monitoring.analysis.rates import turnaround_by_lab, wilson_interval
 from monitoring.charts.svg import BarSeries, StepSeries, bar_chart, km_chart
 
-from ..selectors.ctdna import failed_samples, incidence_record, lab_samples, rising_times
+from ..selectors.ctdna import failed_samples, lab_samples, rising_incidence_records
 from .panel import Figure, Panel, Table, incidence_table, pct, proportion_text, rnd
 
 LANDMARKS_MONTHS = (0, 3, 6, 9, 12, 18, 24)
 
 
 def _incidence_panel(user, filters, today) -> Panel:
-    records = [incidence_record(t, today) for t in rising_times(user=user, filters=filters)]
+    records = rising_incidence_records(user=user, filters=filters, today=today)
     curve = cumulative_incidence(records, groups=["all"])[0]
     naive = one_minus_kaplan_meier(records, groups=["all"])[0]
     last = max((r.time_months for r in records), default=0.0)

@@ -10,6 +10,7 @@ are censored at the end of their Step 1 line, or at ``today`` while it is ongoin
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, F, OuterRef, Subquery
@@ -18,11 +19,11 @@ from monitoring.analysis import days_to_months
 from monitoring.analysis.incidence import IncidenceRecord, Outcome
 from monitoring.analysis.rates import LabSample
 from monitoring.models import CtdnaResult, Lab, PatientCtdnaStatus, Sample, SampleStatus
-from trial.models import AdverseEvent, OverallResponse, TreatmentLine, TumourAssessment
+from trial.models import OverallResponse
 from trial.selectors.access import User
 
 from ..filters import DashboardFilters
-from . import patients, scoped
+from . import days_between, patients, run_sql, scoped
 
 
 def _newer_version() -> Exists:
@@ -33,65 +34,91 @@ def _newer_version() -> Exists:
     )
 
 
-@dataclass(frozen=True)
-class RisingTimes:
-    patient_id: int
-    start: dt.date
-    rising_on: dt.date | None
-    progression_on: dt.date | None
-    death_on: dt.date | None
-    line_end: dt.date | None
-
-
-def _first(qs, field: str):
-    return Subquery(qs.order_by(field).values(field)[:1])
-
-
-def rising_times(*, user: User | None, filters: DashboardFilters) -> list[RisingTimes]:
-    """Per enrolled patient with a Step 1 line: the dates the incidence needs (one query)."""
-    patient = OuterRef("pk")
-    step1 = TreatmentLine.objects.filter(patient=patient, step="step1").order_by("created_at")
-    rising = CtdnaResult.objects.filter(
-        patient=patient, patient_status=PatientCtdnaStatus.RISING
-    ).filter(~_newer_version())
-    progression = TumourAssessment.objects.filter(
-        patient=patient, line__step="step1", overall_response=OverallResponse.PD
+# Per enrolled patient with a Step 1 line (the first created): the start of Step 1, the first
+# current rising result, the first progression on Step 1, the first grade 5 adverse event and
+# the end of the line; then the patient's ending, counted per (outcome, days).
+_RISING_SQL = """
+WITH step1 AS (
+    SELECT patient_id, COALESCE(started_on, planned_c1d1) AS start_on, ended_on,
+           ROW_NUMBER() OVER (PARTITION BY patient_id ORDER BY created_at) AS nth
+    FROM trial_treatmentline
+    WHERE step = 'step1' AND patient_id IN ({patients})
+),
+rising AS (
+    SELECT r.patient_id, MIN(r.collected_on) AS on_date
+    FROM monitoring_ctdnaresult r
+    WHERE r.patient_status = %s AND NOT EXISTS (
+        SELECT 1 FROM monitoring_ctdnaresult newer
+        WHERE newer.lab_id = r.lab_id AND newer.sample_id = r.sample_id
+            AND newer.version > r.version
     )
-    death = AdverseEvent.objects.filter(patient=patient, grade=5)
-    rows = (
-        patients(user, filters)
-        .filter(enrolled_on__isnull=False)
-        .annotate(
-            started=Subquery(step1.values("started_on")[:1]),
-            planned=Subquery(step1.values("planned_c1d1")[:1]),
-            ended=Subquery(step1.values("ended_on")[:1]),
-            has_line=Exists(step1),
-            rising_on=_first(rising, "collected_on"),
-            progression_on=_first(progression, "assessed_on"),
-            death_on=_first(death, "onset_on"),
-        )
-        .filter(has_line=True)
-        .values_list("pk", "started", "planned", "rising_on", "progression_on", "death_on", "ended")
-        .order_by("pk")
-    )
-    return [
-        RisingTimes(pk, started or planned, rising_on, progression_on, death_on, ended)
-        for pk, started, planned, rising_on, progression_on, death_on, ended in rows
+    GROUP BY r.patient_id
+),
+progression AS (
+    SELECT t.patient_id, MIN(t.assessed_on) AS on_date
+    FROM trial_tumourassessment t JOIN trial_treatmentline l ON l.id = t.line_id
+    WHERE l.step = 'step1' AND t.overall_response = %s
+    GROUP BY t.patient_id
+),
+death AS (
+    SELECT patient_id, MIN(onset_on) AS on_date FROM trial_adverseevent WHERE grade = 5
+    GROUP BY patient_id
+),
+dates AS (
+    SELECT s.start_on, r.on_date AS rising_on,
+           CASE WHEN p.on_date IS NULL THEN d.on_date
+                WHEN d.on_date IS NULL OR p.on_date < d.on_date THEN p.on_date
+                ELSE d.on_date END AS competing_on,
+           CASE WHEN s.ended_on < %s THEN s.ended_on ELSE %s END AS censored_on
+    FROM step1 s
+    LEFT JOIN rising r ON r.patient_id = s.patient_id
+    LEFT JOIN progression p ON p.patient_id = s.patient_id
+    LEFT JOIN death d ON d.patient_id = s.patient_id
+    WHERE s.nth = 1
+),
+endings AS (
+    SELECT start_on,
+           CASE WHEN rising_on <= COALESCE(competing_on, rising_on) THEN %s
+                WHEN competing_on IS NOT NULL THEN %s
+                ELSE %s END AS outcome,
+           CASE WHEN rising_on <= COALESCE(competing_on, rising_on) THEN rising_on
+                WHEN competing_on IS NOT NULL THEN competing_on
+                ELSE censored_on END AS end_on
+    FROM dates
+)
+SELECT outcome, {days} AS days, COUNT(*) FROM endings GROUP BY outcome, days
+"""
+
+
+def rising_incidence_records(
+    *, user: User | None, filters: DashboardFilters, today: dt.date
+) -> list[IncidenceRecord]:
+    """One incidence record per enrolled patient with a Step 1 line (one query).
+
+    The patient's ending on Step 1: rising first, a competing event first, or censored (at the
+    end of the line, or ``today`` while it is ongoing). A rising mutation on the day of
+    progression counts as rising (it was drawn on Step 1). The database derives each
+    patient's ending and counts the patients per (outcome, days); the records of a count are
+    one shared value repeated, so the analysis sees one record per patient without the page
+    building 50k objects."""
+    enrolled = patients(user, filters).filter(enrolled_on__isnull=False).values("pk").order_by()
+    patients_sql, patients_params = enrolled.query.sql_with_params()
+    sql = _RISING_SQL.format(patients=patients_sql, days=days_between("end_on", "start_on"))
+    params = [
+        *patients_params,
+        str(PatientCtdnaStatus.RISING),
+        str(OverallResponse.PD),
+        today,
+        today,
+        *(str(o) for o in (Outcome.EVENT, Outcome.COMPETING, Outcome.CENSORED)),
     ]
-
-
-def incidence_record(times: RisingTimes, today: dt.date) -> IncidenceRecord:
-    """The patient's ending on Step 1: rising first, a competing event first, or censored.
-    A rising mutation on the day of progression counts as rising (it was drawn on Step 1)."""
-    competing = min((d for d in (times.progression_on, times.death_on) if d), default=None)
-    if times.rising_on and (competing is None or times.rising_on <= competing):
-        end, outcome = times.rising_on, Outcome.EVENT
-    elif competing is not None:
-        end, outcome = competing, Outcome.COMPETING
-    else:
-        end, outcome = min(times.line_end or today, today), Outcome.CENSORED
-    days = max(0, (end - times.start).days)
-    return IncidenceRecord(days_to_months(days), outcome)
+    counts: Counter[tuple[int, str]] = Counter()
+    for outcome, days, n in run_sql(sql, params):
+        counts[max(0, int(days)), outcome] += n
+    records: list[IncidenceRecord] = []
+    for (days, outcome), n in sorted(counts.items()):
+        records += [IncidenceRecord(days_to_months(days), Outcome(outcome))] * n
+    return records
 
 
 def lab_samples(*, user: User | None, filters: DashboardFilters) -> list[LabSample]:
@@ -144,9 +171,7 @@ def failed_samples(*, user: User | None, filters: DashboardFilters) -> list[Fail
 
 __all__ = [
     "FailureCount",
-    "RisingTimes",
     "failed_samples",
-    "incidence_record",
     "lab_samples",
-    "rising_times",
+    "rising_incidence_records",
 ]

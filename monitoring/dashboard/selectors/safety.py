@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Max, OuterRef, Q, Subquery
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import ExtractYear
 
 from monitoring.analysis.rates import HaemToxicityRecord
 from randomization.models import Allocation
@@ -22,7 +23,7 @@ from trial.models import DecisionStatus, DoseDecision, TreatmentLine
 from trial.selectors.access import User
 
 from ..filters import DashboardFilters
-from . import patients, scoped
+from . import patients, run_sql, scoped
 
 CHARACTERISTICS = ("age_group", "menopausal_status", "endocrine_drug", "site")
 AGE_CUTOFF_YEARS = 65
@@ -34,51 +35,68 @@ def _randomized_on(patient_ref: str) -> Subquery:
     )
 
 
+# Per enrolled patient: the aromatase inhibitor of the first created Step 1 line and the
+# worst haematological grade over the Step 1 blood counts drawn before randomization; the
+# patients counted per (characteristics, worst grade).
+_TOXICITY_SQL = """
+WITH step1 AS (
+    SELECT patient_id, endocrine_drug,
+           ROW_NUMBER() OVER (PARTITION BY patient_id ORDER BY created_at) AS nth
+    FROM trial_treatmentline
+    WHERE step = 'step1' AND patient_id IN (SELECT id FROM ({patients}) scoped)
+),
+worst AS (
+    SELECT b.patient_id, MAX(b.haem_max_grade) AS grade
+    FROM trial_bloodcount b
+    JOIN trial_treatmentline l ON l.id = b.line_id
+    LEFT JOIN randomization_allocation a ON a.patient_id = b.patient_id
+    WHERE l.step = 'step1' AND (a.allocated_on IS NULL OR b.drawn_on < a.allocated_on)
+        AND b.patient_id IN (SELECT id FROM ({patients}) scoped)
+    GROUP BY b.patient_id
+)
+SELECT p.age_group, p.menopausal_status, s.endocrine_drug, p.site_code, w.grade, COUNT(*)
+FROM ({patients}) p
+JOIN step1 s ON s.patient_id = p.id AND s.nth = 1
+LEFT JOIN worst w ON w.patient_id = p.id
+WHERE s.endocrine_drug IS NOT NULL
+GROUP BY p.age_group, p.menopausal_status, s.endocrine_drug, p.site_code, w.grade
+"""
+
+
 def haem_toxicity_records(
     *, user: User | None, filters: DashboardFilters
 ) -> list[HaemToxicityRecord]:
-    """One record per enrolled patient with a Step 1 line (one query)."""
-    step1 = TreatmentLine.objects.filter(patient=OuterRef("pk"), step="step1").order_by(
-        "created_at"
-    )
-    rows = (
+    """One record per enrolled patient with a Step 1 line (one query). The database derives
+    each patient's worst grade and characteristics and counts the patients sharing them; the
+    records of a count are one shared value repeated (the analysis sees one per patient)."""
+    enrolled = (
         patients(user, filters)
         .filter(enrolled_on__isnull=False)
         .annotate(
-            endocrine=Subquery(step1.values("endocrine_drug")[:1]),
-            randomized_on=_randomized_on("pk"),
+            age=ExtractYear("enrolled_on") - F("year_of_birth"),
+            age_group=Case(
+                When(age__gte=AGE_CUTOFF_YEARS, then=Value(f">= {AGE_CUTOFF_YEARS}")),
+                default=Value(f"< {AGE_CUTOFF_YEARS}"),
+            ),
+            site_code=F("site__code"),
         )
-        .annotate(
-            worst=Max(
-                "blood_counts__haem_max_grade",
-                filter=Q(blood_counts__line__step="step1")
-                & (
-                    Q(randomized_on__isnull=True) | Q(blood_counts__drawn_on__lt=F("randomized_on"))
-                ),
-            )
-        )
-        .filter(endocrine__isnull=False)
-        .values_list(
-            "year_of_birth", "enrolled_on", "menopausal_status", "endocrine", "site__code", "worst"
-        )
-        .order_by("pk")
+        .values("id", "age_group", "menopausal_status", "site_code")
+        .order_by()
     )
+    patients_sql, patients_params = enrolled.query.sql_with_params()
+    rows = run_sql(_TOXICITY_SQL.format(patients=patients_sql), [*patients_params] * 3)
     records = []
-    for year_of_birth, enrolled_on, menopausal, endocrine, site, worst in rows:
-        age = enrolled_on.year - year_of_birth
-        records.append(
-            HaemToxicityRecord(
-                worst_grade=worst,
-                characteristics={
-                    "age_group": f">= {AGE_CUTOFF_YEARS}"
-                    if age >= AGE_CUTOFF_YEARS
-                    else f"< {AGE_CUTOFF_YEARS}",
-                    "menopausal_status": menopausal,
-                    "endocrine_drug": endocrine,
-                    "site": site,
-                },
-            )
+    for age_group, menopausal_status, endocrine, site, worst, n in rows:
+        record = HaemToxicityRecord(
+            worst_grade=worst,
+            characteristics={
+                "age_group": age_group,
+                "menopausal_status": menopausal_status,
+                "endocrine_drug": endocrine,
+                "site": site,
+            },
         )
+        records += [record] * n
     return records
 
 
