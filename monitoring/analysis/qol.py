@@ -25,11 +25,11 @@ completed / expected at each timepoint.
 from __future__ import annotations
 
 import math
-import statistics
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from fractions import Fraction
 
 from monitoring.analysis import AnalysisInputError, check_confidence_level
 from monitoring.analysis.rates import Proportion, wilson_interval
@@ -41,7 +41,9 @@ __all__ = [
     "Direction",
     "QolAssessment",
     "QolTimepointSummary",
+    "deterioration_threshold",
     "mean_scores_over_time",
+    "summaries_of_counts",
     "time_to_deterioration",
 ]
 
@@ -163,19 +165,52 @@ def _check_assessments(assessments: Iterable[QolAssessment]) -> tuple[QolAssessm
 
 
 def _summary(group: str, timepoint: int, items: Sequence[QolAssessment], level: float):
-    scores = [float(a.score) for a in items if a.score is not None]
-    completion = wilson_interval(len(scores), len(items), confidence_level=level)
-    mean = statistics.fmean(scores) if scores else None
-    sd = lower = upper = None
-    if len(scores) >= 2:
+    scores = Counter(float(a.score) for a in items if a.score is not None)
+    return _summary_of_counts(group, timepoint, len(items), scores, level)
+
+
+def _summary_of_counts(
+    group: str, timepoint: int, expected: int, scores: Mapping[float, int], level: float
+) -> QolTimepointSummary:
+    """Mean, SD and CI from each distinct score and how many forms have it, in exact rational
+    arithmetic (as ``statistics`` does) and rounded once at the end."""
+    completed = sum(scores.values())
+    completion = wilson_interval(completed, expected, confidence_level=level)
+    mean = sd = lower = upper = None
+    if completed:
+        exact_mean = sum(Fraction(score) * n for score, n in scores.items()) / completed
+        mean = float(exact_mean)
+    if completed >= 2:
         from scipy.stats import t
 
-        sd = statistics.stdev(scores)
-        half = float(t.ppf(1 - (1 - level) / 2, len(scores) - 1)) * sd / math.sqrt(len(scores))
+        squares = sum((Fraction(score) - exact_mean) ** 2 * n for score, n in scores.items())
+        sd = math.sqrt(squares / (completed - 1))
+        half = float(t.ppf(1 - (1 - level) / 2, completed - 1)) * sd / math.sqrt(completed)
         lower, upper = mean - half, mean + half  # type: ignore[operator]
     return QolTimepointSummary(
-        group, timepoint, len(items), len(scores), completion, mean, sd, lower, upper
+        group, timepoint, expected, completed, completion, mean, sd, lower, upper
     )
+
+
+def summaries_of_counts(
+    cells: Mapping[tuple[str, int], tuple[int, Mapping[float, int]]],
+    *,
+    confidence_level: float = 0.95,
+) -> tuple[QolTimepointSummary, ...]:
+    """:func:`mean_scores_over_time` from counts: per (group, timepoint), the expected forms
+    and how many completed forms have each distinct score (when the database has counted
+    them). Same figures, sorted by group then timepoint."""
+    level = check_confidence_level(confidence_level)
+    return tuple(
+        _summary_of_counts(group, timepoint, *cells[group, timepoint], level)
+        for group, timepoint in sorted(cells)
+    )
+
+
+def deterioration_threshold(mid_points: float = DEFAULT_MID_POINTS) -> float:
+    """The worsening from baseline that counts as deterioration: the MID, less a tolerance
+    for binary rounding (``worsening >= threshold``)."""
+    return float(mid_points) - _TOLERANCE
 
 
 def mean_scores_over_time(
@@ -250,7 +285,7 @@ def _deterioration_record(
             continue
         change = float(form.score) - reference
         worsening = -change if direction is Direction.HIGHER_IS_BETTER else change
-        if worsening >= mid_points - _TOLERANCE:
+        if worsening >= deterioration_threshold(mid_points):
             return SurvivalRecord(float(form.time_months), True, baseline.group)
         censor_at = float(form.time_months)
     return SurvivalRecord(censor_at, False, baseline.group)

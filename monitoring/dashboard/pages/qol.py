@@ -8,12 +8,12 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from monitoring.analysis.qol import DEFAULT_MID_POINTS, mean_scores_over_time, time_to_deterioration
+from monitoring.analysis.qol import DEFAULT_MID_POINTS
 from monitoring.analysis.survival import kaplan_meier
 from monitoring.charts.svg import LinePoint, LineSeries, StepSeries, km_chart, line_chart
 
 from ..access import sees_arms
-from ..selectors.qol import SCALES, assessments, direction_of, qol_rows
+from ..selectors.qol import SCALES, QolAnalysis, qol_analysis
 from .panel import Figure, Panel, Table, curve_table, pct, rnd
 
 SCALE_LABELS = {
@@ -110,9 +110,8 @@ def _means_panel(summaries, scale) -> Panel:
     )
 
 
-def _deterioration_panel(items, scale) -> Panel:
-    derivation = time_to_deterioration(items, direction=direction_of(scale))
-    curves = kaplan_meier(derivation.records)
+def _deterioration_panel(analysis: QolAnalysis, scale) -> Panel:
+    curves = kaplan_meier(analysis.deterioration)
     svg = ""
     if curves:
         svg = km_chart(
@@ -130,9 +129,7 @@ def _deterioration_panel(items, scale) -> Panel:
         "qol_deterioration",
         _("Time to deterioration"),
         svg=svg,
-        figures=[
-            Figure(_("Without a baseline score"), str(len(derivation.no_baseline)), "no_baseline")
-        ],
+        figures=[Figure(_("Without a baseline score"), str(analysis.no_baseline), "no_baseline")],
         notes=[
             _(
                 "Minimal important difference %(mid)g points; patients without deterioration "
@@ -171,9 +168,7 @@ def _deterioration_panel(items, scale) -> Panel:
 
 def build(*, user, filters, today, now) -> list[Panel]:  # noqa: ARG001
     scale = filters.extra.get("scale", SCALES[0])
-    by_arm = sees_arms(user)
-    items = assessments(
-        qol_rows(user=user, filters=filters, scale=scale, today=today), by_arm=by_arm
+    analysis = qol_analysis(
+        user=user, filters=filters, scale=scale, today=today, by_arm=sees_arms(user)
     )
-    summaries = mean_scores_over_time(items)
-    return [_means_panel(summaries, scale), _deterioration_panel(items, scale)]
+    return [_means_panel(analysis.summaries, scale), _deterioration_panel(analysis, scale)]
