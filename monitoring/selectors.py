@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from trial.exceptions import NotFound
-from trial.models import Patient
 from trial.selectors.access import User, scope_by_site
 from trial.selectors.patients import patient_get
 
 from .exceptions import LabNotConfigured
-from .models import CtdnaResult, CtdnaVariant, Lab, Sample, SampleStatus
+from .models import CtdnaResult, CtdnaVariant, Lab, Sample
 
 
 def lab_for_user(user: User | None) -> Lab:
@@ -30,10 +27,6 @@ def lab_for_user(user: User | None) -> Lab:
         raise LabNotConfigured()
     user._lab_cache = lab  # type: ignore[union-attr]
     return lab
-
-
-def lab_serves(*, lab: Lab, site_id: int) -> bool:
-    return lab.sites.filter(pk=site_id).exists()
 
 
 def _newer_version() -> Exists:
@@ -94,23 +87,3 @@ def sample_list_for_patient(*, user: User | None, patient_id: int) -> QuerySet[S
 
 def sample_list(*, user: User | None) -> QuerySet[Sample]:
     return scope_by_site(Sample.objects.all(), user, "patient__site")
-
-
-def previous_reported_result(
-    *, patient: Patient, before: dt.date, exclude_sample: Sample
-) -> CtdnaResult | None:
-    """The patient's most recent reported result drawn before ``before`` (current versions,
-    any lab, this sample excluded), with its variants."""
-    qs = CtdnaResult.objects.filter(
-        patient=patient, status=SampleStatus.REPORTED, collected_on__lt=before
-    ).exclude(sample=exclude_sample)
-    return (
-        current_versions(qs)
-        .prefetch_related("variants")
-        .order_by("-collected_on", "-created_at", "-pk")
-        .first()
-    )
-
-
-def result_versions(*, lab: Lab, sample: Sample) -> list[CtdnaResult]:
-    return list(CtdnaResult.objects.filter(lab=lab, sample=sample).order_by("version"))

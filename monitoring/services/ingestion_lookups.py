@@ -8,8 +8,9 @@ after locking the patients, so a batch of 500 costs the same queries as a batch 
 1. the patients, locked (``SELECT ... FOR UPDATE`` of the patient rows only);
 2. their protocol versions, 3. the sites the lab serves, 4. the samples;
 5. the patients' results in brief (ids, lab, sample, version, status, dates: no payload), from
-   which the current versions, the previous reported result of each sample
-   (``selectors.previous_reported_result``) and the lab's earlier results are found in Python;
+   which the current versions, the previous reported result of each sample (the patient's
+   latest current reported result drawn before it, any lab, the sample itself excluded; by
+   collection date, then arrival) and the lab's earlier results are found in Python;
 6. only when some sample has a previous result: the variants of those previous results;
 7. only when the lab already stored a result for some sample (a replay, a conflict, an
    amendment): those versions in full.
@@ -35,7 +36,7 @@ from trial.models import Patient, ProtocolVersion
 from ..models import CtdnaResult, CtdnaVariant, Lab, Sample, SampleStatus
 
 #: Rank of a previous result stored before the request, below one made during it: on the same
-#: collection date the later arrival wins, as ``previous_reported_result`` orders by creation.
+#: collection date the later arrival wins.
 _STORED, _THIS_REQUEST = 0, 1
 
 
