@@ -21,7 +21,13 @@ from bench.figures import Verdict
 from bench.load import LoadResult
 from bench.markdown import figure_row
 from bench.schedule import ScheduleBench, ScheduleRun
-from bench.simulation import SimulationResult
+from bench.simulation import (
+    SimulationResult,
+    last_progress,
+    report_operations,
+    report_queries,
+    simulation_section,
+)
 from bench.stats import Latency
 from bench.web import EndpointResult, MemoryResult
 from bench.workers import WorkerRun
@@ -205,3 +211,50 @@ def test_worker_figures():
     stopped = worker_figure(export, patients=None)
     assert stopped.verdict is Verdict.SHORT  # the peak of an unfinished export is a lower bound
     assert stopped.note == "stopped after 90 s, peak so far"
+
+
+SIMULATE_LOG = """\
+[...............................]   0% 2023-11-21 screening 2 step1 0 (3 s)
+[###............................]  10% 2024-03-09 screening 10 step1 152 (143 s)
+"""
+
+SIMULATE_REPORT = """\
+## Wall time
+
+| figure | simulated | published | source |
+|---|---|---|---|
+| Database | postgresql, 272420 queries |  |  |
+
+## Where the time goes
+
+| operation | calls | queries per call | ms per call | total s |
+|---|---:|---:|---:|---:|
+| cycle_start | 3346 | 22.9 | 136.9 | 458.1 |
+| blood_count_record | 3471 | 12.9 | 76.4 | 265.3 |
+
+Sources: DOMAIN.md section 1.
+"""
+
+
+def test_simulation_report_parsing():
+    assert last_progress(SIMULATE_LOG) == "10% 2024-03-09 screening 10 step1 152 (143 s)"
+    assert last_progress("") == ""
+    assert report_queries(SIMULATE_REPORT) == 272420
+    assert report_queries("") is None
+    assert report_operations(SIMULATE_REPORT) == [
+        ["cycle_start", "3346", "22.9", "136.9", "458.1"],
+        ["blood_count_record", "3471", "12.9", "76.4", "265.3"],
+    ]
+    assert report_operations("no table") == []
+
+
+def test_simulation_section():
+    done = simulation_section(
+        _simulation(total_queries=272420, operations=[["cycle_start", "1", "2", "3", "4"]])
+    )
+    assert "Finished in 95 s (272,420 queries, peak RSS 180 MB)." in done.body
+    assert "| cycle_start | 1 | 2 | 3 | 4 |" in done.body
+    stopped = simulation_section(
+        _simulation(seconds=150.2, timed_out=True, progress="40% 2025-01-01 step1 300 (150 s)")
+    )
+    assert "Stopped after 150 s, at: 40% 2025-01-01 step1 300 (150 s)." in stopped.body
