@@ -127,3 +127,25 @@ def test_the_protocol_document_conceals_the_randomization_design_from_sites(
     client.force_login(statistician)
     page = client.get(f"/admin/trial/protocolversion/{pada1.pk}/change/").content.decode()
     assert "block_sizes" in page
+
+
+def test_schedule_list_estimates_only_an_unfiltered_count_of_a_large_table(
+    client, sponsor, investigator_a, site_a, pada1, today, monkeypatch
+):
+    from trial.admin import EstimatedCountPaginator
+
+    f.enrolled(by=investigator_a, site=site_a, version=pada1, today=today, number="P1")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE trial_scheduleitem")
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_FROM", 1)
+    login(client, sponsor)
+
+    def counts(url):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"]]
+
+    assert counts("/admin/trial/scheduleitem/") == []  # the estimate, no count
+    assert len(counts("/admin/trial/scheduleitem/?status__exact=due")) == 1  # exact, once
+    login(client, investigator_a)
+    assert len(counts("/admin/trial/scheduleitem/")) == 1  # a site's list: exact

@@ -107,9 +107,19 @@ class ScheduleItem(TrialRecord):
             # Completion lookups (a blood draw marks the item of its kind nearest its date).
             models.Index(fields=["patient", "kind", "planned_on"], name="scheduleitem_patient"),
             # The admin list's default order (Meta.ordering, then the admin's "-pk"): its first
-            # page is read from the index instead of sorting every row.
+            # page is read from the index instead of sorting every row; also for a status
+            # and for held items, which are too few for a walk along the first index to find.
             models.Index(
                 fields=["planned_on", "kind", "key", "-id"], name="scheduleitem_admin_order"
+            ),
+            models.Index(
+                fields=["status", "planned_on", "kind", "key", "-id"],
+                name="scheduleitem_admin_status",
+            ),
+            models.Index(
+                fields=["planned_on", "kind", "key", "-id"],
+                condition=Q(held=True),
+                name="scheduleitem_admin_held",
             ),
         ]
 
