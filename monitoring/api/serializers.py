@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -109,7 +110,12 @@ class ResultSerializer(serializers.ModelSerializer):
         }
 
     def get_interpretation(self, obj) -> dict:
-        return InterpretationSerializer(self._interpretation(obj)).data
+        return self._interpretation_serializer.to_representation(self._interpretation(obj))
+
+    @cached_property
+    def _interpretation_serializer(self) -> InterpretationSerializer:
+        """One per result serializer: a list of results builds its fields once."""
+        return InterpretationSerializer()
 
 
 class SampleSerializer(serializers.ModelSerializer):

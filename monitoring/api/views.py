@@ -171,15 +171,15 @@ class CtdnaResultBatchApi(LabApiView):
             answers.append(
                 {"index": index, "status": 201 if outcome.created else 200, "pk": outcome.result.pk}
             )
-        stored = {
-            r.pk: r
-            for r in result_list_for_lab(lab=lab).filter(
-                pk__in=[a["pk"] for a in answers if "pk" in a]
-            )
-        }
+        results = list(
+            result_list_for_lab(lab=lab).filter(pk__in=[a["pk"] for a in answers if "pk" in a])
+        )
+        # One serializer for the list: its fields are built once, not once per result.
+        data = s.ResultSerializer(results, many=True, context={"request": request}).data
+        stored = {r.pk: item for r, item in zip(results, data, strict=True)}
         for answer in answers:
             if "pk" in answer:
-                answer["result"] = _result_data(stored[answer.pop("pk")], request)
+                answer["result"] = stored[answer.pop("pk")]
         return Response({**counts, "results": answers})
 
 
