@@ -132,8 +132,9 @@ class CtdnaResultBatchApi(LabApiView):
         operation_id="ctdna_results_batch",
         summary="Post a list of ctDNA results; each item is answered on its own",
         description=(
-            "A JSON list of 1 to 500 results in the same contract. Each item is stored in its "
-            "own transaction, so a bad item does not reject the others. The answer is 200 with "
+            "A JSON list of 1 to 500 results in the same contract. Each item is checked on its "
+            "own, so a bad item does not reject the others; the good ones are stored together, "
+            "each interpreted as if posted alone in list order. The answer is 200 with "
             "one entry per item: `status` 201 (stored), 200 (identical replay) or the error's "
             "HTTP status with `error` = `{code, message, details}`. A body that is not a list "
             "is 400 `invalid_batch`."
