@@ -98,13 +98,16 @@ class _Facts:
     step1_start: dt.date | None
 
 
-def _facts(line: TreatmentLine) -> _Facts:
+def _facts(line: TreatmentLine, *, new_line: bool) -> _Facts:
     document = line.patient.protocol_version.document
-    cycles = list(Cycle.objects.filter(line=line).order_by("number"))
+    # A line created in this transaction has no cycles and no assessments yet.
+    cycles = [] if new_line else list(Cycle.objects.filter(line=line).order_by("number"))
     started = {c.number: c.started_on for c in cycles if c.status == CycleStatus.STARTED}
     pending = next((c for c in cycles if c.status != CycleStatus.STARTED), None)
     progression_on = (
-        TumourAssessment.objects.filter(line=line, overall_response=OverallResponse.PD)
+        None
+        if new_line
+        else TumourAssessment.objects.filter(line=line, overall_response=OverallResponse.PD)
         .aggregate(first=Min("assessed_on"))
         .get("first")
     )
@@ -272,22 +275,33 @@ def _apply(row: ScheduleItem, item: Any, facts: _Facts, today: dt.date) -> bool:
 
 
 def schedule_rebuild(
-    *, line: TreatmentLine, by: Any = None, reason: str, today: dt.date | None = None
+    *,
+    line: TreatmentLine,
+    by: Any = None,
+    reason: str,
+    today: dt.date | None = None,
+    new_line: bool = False,
 ) -> RebuildResult:
     """Recompute ``line``'s calendar and upsert it by key (see the module docstring).
 
     Runs inside the caller's transaction (every service that changes a fact the calendar
     depends on calls it). ``reason`` is stored in the history of every changed item.
+    ``new_line``: the caller created the line in this transaction, so it has no cycles,
+    assessments or items to read yet.
     """
     today = today or timezone.localdate()
     # No savepoint: no caller recovers from a failed rebuild inside its transaction.
     with transaction.atomic(savepoint=False):
-        facts = _facts(line)
+        facts = _facts(line, new_line=new_line)
         planned = _planned_items(line, facts)
         # Lock the line's items: a rebuild, a completion and the daily job must not interleave.
-        existing = {
-            row.key: row for row in ScheduleItem.objects.select_for_update().filter(line=line)
-        }
+        existing = (
+            {}
+            if new_line
+            else {
+                row.key: row for row in ScheduleItem.objects.select_for_update().filter(line=line)
+            }
+        )
         creator = by if getattr(by, "is_authenticated", False) else None
         new_rows, changed_rows = [], []
         for item in planned:
