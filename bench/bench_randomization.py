@@ -17,11 +17,13 @@ for 1, 8 and 32 concurrent clients (threads, one database connection each):
 Passwords are hashed with MD5 for the run so that the figures measure the database work; the
 cost of one production (PBKDF2) password check is measured apart and reported beside. The
 clients share one Python interpreter, so the allocation figures include the client's own CPU
-time on the same machine. Writes ``reports/bench/randomization.md`` and ``.json``.
+time on the same machine. Writes ``randomization.md`` and ``.json`` into ``reports/bench/``, or
+into the directory given with ``--out``.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -355,9 +357,9 @@ def machine() -> dict[str, object]:
     }
 
 
-def write_report(result: dict) -> None:
-    REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    (REPORT_DIR / "randomization.json").write_text(json.dumps(result, indent=2) + "\n")
+def write_report(result: dict, out: Path = REPORT_DIR) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "randomization.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         "# Randomization benchmark",
         "",
@@ -392,10 +394,13 @@ def write_report(result: dict) -> None:
         " lock is taken.",
         "",
     ]
-    (REPORT_DIR / "randomization.md").write_text("\n".join(lines))
+    (out / "randomization.md").write_text("\n".join(lines))
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPORT_DIR, help="report directory")
+    out = parser.parse_args().out
     server_url = os.environ.get("DATABASE_URL", "")
     if not server_url.startswith(("postgres://", "postgresql://")):
         print("set DATABASE_URL to a PostgreSQL server (postgresql://...)", file=sys.stderr)
@@ -407,7 +412,7 @@ def main() -> int:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deploy.settings")
     try:
-        return _run(bench_url)
+        return _run(bench_url, out)
     finally:
         from django.db import connections
 
@@ -415,7 +420,7 @@ def main() -> int:
         database_drop(server_url, name)
 
 
-def _run(bench_url: str) -> int:
+def _run(bench_url: str, out: Path) -> int:
     import django
     from django.core.management import call_command
     from django.db import connection
@@ -454,9 +459,10 @@ def _run(bench_url: str) -> int:
             "baseline": baseline,
             "queries_per_allocation": queries,
             "pbkdf2_check_ms": pbkdf2_check_ms(),
-        }
+        },
+        out,
     )
-    print(f"wrote {REPORT_DIR / 'randomization.md'}", file=sys.stderr)
+    print(f"wrote {out / 'randomization.md'}", file=sys.stderr)
     return 0
 
 

@@ -8,13 +8,15 @@ Order of work for ``patient_randomize``:
    (``wrong_password``; hashing is slow, so no lock is held meanwhile), an earlier
    allocation under the same idempotency key is replayed (or refused for another patient),
    and an already randomized patient is refused (allocations are sealed, so these answers
-   are final without a lock; the transaction checks both again under the lock);
+   are final without a lock; the transaction checks again under the lock);
 2. in one durable transaction, taking row locks always in the order patient -> Step 2
-   trigger -> stratum cursor (so two allocations can never deadlock):
+   trigger -> treatment line -> stratum cursor (so two allocations can never deadlock):
    the gate (Step 1, an eligible trigger whose window has not closed), the active design,
-   the stratum, the next list entry in list order (or minimization with the design's next
-   stored draw), the allocation row, the trigger closed as randomized, the patient moved to
-   the arm, and an audit event that carries what re-derives the allocation.
+   the stratum, the trigger closed as randomized, the patient's current line locked; only
+   then the stratum's cursor, which every allocation in the stratum waits for, so that it is
+   held for the arm-dependent work alone: the next list entry in list order (or
+   minimization with the design's next stored draw), the allocation row, the patient moved
+   to the arm, and an audit event that carries what re-derives the allocation.
 
 A unique violation (a concurrent request reusing the key for another patient) rolls the whole
 transaction back and is reported as ``idempotency_key_reused``.
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Subquery
 
 from randomization.exceptions import (
     AlreadyRandomized,
@@ -57,7 +60,7 @@ from trial.selectors.access import INVESTIGATOR_ONLY, require_site_writer
 from trial.services.audit import audit_event_record, tracked_save
 from trial.services.signatures import signature_verify
 from trial.services.step2 import step2_mark_randomized
-from trial.services.treatment import treatment_line_switch
+from trial.services.treatment import treatment_line_current, treatment_line_switch
 
 from .designs import randomized_arms
 
@@ -88,11 +91,9 @@ def patient_randomize(
     if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         raise IdempotencyKeyRequired()
     # Fast paths without locks: allocations are sealed, so one that exists is final.
-    earlier = _by_key(idempotency_key)
+    earlier = _earlier_allocation(patient.pk, idempotency_key)
     if earlier is not None:
-        return _replay(earlier, patient.pk)
-    if Allocation.objects.filter(patient_id=patient.pk).exists():
-        raise AlreadyRandomized()
+        return earlier
     try:
         with transaction.atomic(durable=True):
             return _allocate(patient.pk, by=by, key=idempotency_key, today=today)
@@ -120,17 +121,37 @@ def _violated_constraint(exc: IntegrityError) -> str | None:
     return next((c for column, c in _SQLITE_COLUMNS.items() if message.endswith(column)), None)
 
 
-def _by_key(key: str) -> Allocation | None:
-    return Allocation.objects.select_related(*REPLY_RELATED).filter(idempotency_key=key).first()
-
-
-def _replay(allocation: Allocation, patient_id: int) -> RandomizationOutcome:
-    if allocation.patient_id != patient_id:
-        raise IdempotencyKeyReused()
-    return RandomizationOutcome(allocation=allocation, replayed=True)
+def _earlier_allocation(patient_id: int, key: str) -> RandomizationOutcome | None:
+    """Without a lock (allocations are sealed, so one that exists is final), in one query:
+    the replay of an allocation made under ``key`` for this patient; None when there is no
+    earlier allocation. Errors: idempotency_key_reused (the key of another patient's
+    allocation), already_randomized."""
+    found = list(
+        Allocation.objects.select_related(*REPLY_RELATED).filter(
+            Q(idempotency_key=key) | Q(patient_id=patient_id)
+        )
+    )
+    earlier = next((a for a in found if a.idempotency_key == key), None)
+    if earlier is not None:
+        if earlier.patient_id != patient_id:
+            raise IdempotencyKeyReused()
+        return RandomizationOutcome(allocation=earlier, replayed=True)
+    if found:
+        raise AlreadyRandomized()
+    return None
 
 
 def _allocate(patient_id: int, *, by: Any, key: str, today: dt.date) -> RandomizationOutcome:
+    """The allocation's transaction. Locks, always in this order (so two allocations never
+    deadlock): patient, Step 2 trigger, the patient's treatment line, stratum cursor. Every
+    check and every write that does not depend on the arm comes before the cursor lock, which
+    every allocation in the stratum waits for: it is held for the allocation row, the move to
+    the arm and the audit event only.
+
+    Under the patient lock, an allocation of this patient made meanwhile is replayed or
+    refused; the key used meanwhile for another patient is refused by the unique constraint
+    on the key (``idempotency_key_reused``).
+    """
     # Lock the patient: serialises every attempt for this patient, replays included.
     patient = (
         Patient.objects.select_for_update(of=("self",))
@@ -142,12 +163,12 @@ def _allocate(patient_id: int, *, by: Any, key: str, today: dt.date) -> Randomiz
         if existing.idempotency_key == key:
             return RandomizationOutcome(allocation=existing, replayed=True)
         raise AlreadyRandomized()
-    earlier = _by_key(key)
-    if earlier is not None:
-        return _replay(earlier, patient.pk)
     trigger = _eligible_trigger(patient, today)
     design = _active_design(patient)
     levels, stratum = _stratum_of(design, patient.stratification)
+    step2_mark_randomized(trigger=trigger, on=today, by=by)
+    # Lock the patient's current line: an Arm B switch ends it (see _move_to_arm).
+    line = treatment_line_current(patient)
     if design.method == Method.MINIMIZATION:
         allocation = _by_minimization(design, levels, stratum)
     else:
@@ -157,8 +178,7 @@ def _allocate(patient_id: int, *, by: Any, key: str, today: dt.date) -> Randomiz
     allocation.allocated_on = today
     allocation.idempotency_key = key
     tracked_save(allocation, by=by)
-    step2_mark_randomized(trigger=trigger, on=today, by=by)
-    _move_to_arm(patient, allocation.arm, on=today, by=by)
+    _move_to_arm(patient, line, allocation.arm, on=today, by=by)
     audit_event_record(
         action="patient_randomized",
         actor=by,
@@ -209,19 +229,20 @@ def _stratum_of(design: Design, values: Mapping[str, Any]) -> tuple[dict[str, st
     return {code: values[code] for code in codes}, key
 
 
-def _lock_cursor(design: Design, scope: str) -> StratumCursor:
-    # Lock the stratum's cursor: allocations in a stratum take list entries strictly in order.
-    cursor = StratumCursor.objects.select_for_update().filter(design=design, stratum=scope).first()
-    if cursor is None or cursor.allocated >= cursor.length:
+def _advance_cursor(design: Design, scope: str) -> Subquery:
+    """Advance the stratum's cursor by one; the new position, as a subquery for the entry."""
+    cursors = StratumCursor.objects.filter(design=design, stratum=scope)
+    # Lock the stratum's cursor by advancing it: allocations in a stratum take list entries
+    # strictly in order (a concurrent allocation waits here until this one commits).
+    advanced = cursors.filter(allocated__lt=F("length")).update(allocated=F("allocated") + 1)
+    if not advanced:
         raise ListExhausted()
-    cursor.allocated += 1
-    cursor.save(update_fields=["allocated"])
-    return cursor
+    return Subquery(cursors.values("allocated")[:1])
 
 
 def _by_list(design: Design, stratum: str) -> Allocation:
-    cursor = _lock_cursor(design, stratum)
-    entry = ListEntry.objects.get(design=design, stratum=stratum, sequence_number=cursor.allocated)
+    position = _advance_cursor(design, stratum)
+    entry = ListEntry.objects.get(design=design, stratum=stratum, sequence_number=position)
     return Allocation(
         design=design,
         stratum=stratum,
@@ -233,8 +254,8 @@ def _by_list(design: Design, stratum: str) -> Allocation:
 
 
 def _by_minimization(design: Design, levels: dict[str, str], stratum: str) -> Allocation:
-    cursor = _lock_cursor(design, UNSTRATIFIED_KEY)
-    draw = MinimizationDraw.objects.get(design=design, sequence_number=cursor.allocated)
+    position = _advance_cursor(design, UNSTRATIFIED_KEY)
+    draw = MinimizationDraw.objects.get(design=design, sequence_number=position)
     counts = minimization_counts(design)
     try:
         result = minimize(
@@ -311,17 +332,20 @@ def allocation_record(allocation: Allocation) -> dict[str, Any]:
     }
 
 
-def _move_to_arm(patient: Patient, arm: str, *, on: dt.date, by: Any) -> None:
+def _move_to_arm(
+    patient: Patient, line: TreatmentLine | None, arm: str, *, on: dt.date, by: Any
+) -> None:
     """Arm with the current regimen (Arm A): the line continues, the step changes. Arm with
     another regimen (Arm B): the line switches (DOMAIN.md section 7 rule 22: fulvestrant
-    500 mg D1 and D15 of the first cycle then D1; palbociclib at the current dose level)."""
+    500 mg D1 and D15 of the first cycle then D1; palbociclib at the current dose level).
+    ``line`` is the patient's current line, locked by the caller (None without any line)."""
     document = patient.protocol_version.document
     arm_spec = next((a for a in randomized_arms(document) if a["code"] == arm), None)
     patient_step = f"{RANDOMIZED_STEP}_arm_{arm.lower()}"
     if arm_spec is None or patient_step not in Step.values:
         raise InvalidState("The protocol does not define this arm.", {"arm": arm})
     reason = f"randomized to arm {arm}"
-    current = TreatmentLine.objects.filter(patient=patient, ended_on=None).first()
+    current = line if line is not None and line.ended_on is None else None
     if current is not None and current.regimen == arm_spec["regimen"]:
         patient.step = patient_step
         tracked_save(patient, by=by, reason=reason, update_fields=["step"])
@@ -336,6 +360,7 @@ def _move_to_arm(patient: Patient, arm: str, *, on: dt.date, by: Any) -> None:
         by=by,
         reason=reason,
         end_reason=f"randomized_arm_{arm.lower()}",
+        current=line,
     )
 
 
