@@ -244,7 +244,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["trial.api.permissions.IsActiveStaff"],
     "DEFAULT_SCHEMA_CLASS": "trial.api.schema.TrialAutoSchema",
     "EXCEPTION_HANDLER": "trial.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "trial.api.pagination.TrialPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {
         "lab": env.str("LAB_THROTTLE_RATE", default="6000/min"),

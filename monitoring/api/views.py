@@ -12,13 +12,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from monitoring import fhir_parse
 from trial.api.base import TrialApiView
+from trial.api.pagination import TrialPagination
 from trial.api.permissions import IsLab, IsStaffReader, ReadOnlyForCentral
 from trial.api.serializers import ErrorSerializer
 from trial.exceptions import DomainError
@@ -76,7 +76,7 @@ class LabApiView(TrialApiView):
 
 class CtdnaResultListCreateApi(LabApiView):
     # Also tells the OpenAPI generator that GET answers a page with limit and offset.
-    pagination_class = LimitOffsetPagination
+    pagination_class = TrialPagination
 
     @extend_schema(
         operation_id="ctdna_results_list",
@@ -326,7 +326,7 @@ class FhirBundleApi(LabApiView):
 class PatientSampleListCreateApi(TrialApiView):
     permission_classes = [ReadOnlyForCentral]
     # Also tells the OpenAPI generator that GET answers a page with limit and offset.
-    pagination_class = LimitOffsetPagination
+    pagination_class = TrialPagination
 
     @extend_schema(
         operation_id="patient_samples_list",
@@ -363,7 +363,7 @@ class PatientSampleListCreateApi(TrialApiView):
 class PatientCtdnaResultListApi(TrialApiView):
     permission_classes = [IsStaffReader]
     # Also tells the OpenAPI generator that GET answers a page with limit and offset.
-    pagination_class = LimitOffsetPagination
+    pagination_class = TrialPagination
 
     @extend_schema(
         operation_id="patient_ctdna_results_list",

@@ -12,7 +12,6 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from randomization.models import Method
@@ -25,6 +24,7 @@ from randomization.services.crossover import patient_crossover
 from randomization.services.designs import canonical_draws_csv
 from randomization.services.lifecycle import design_list_open
 from trial.api.base import TrialApiView
+from trial.api.pagination import TrialPagination
 from trial.api.permissions import IsStaffReader
 from trial.api.serializers import ErrorSerializer
 from trial.selectors.patients import patient_get
@@ -118,7 +118,7 @@ class RandomizationBalanceApi(TrialApiView):
 
 class DesignListApi(TrialApiView):
     # Also tells the OpenAPI generator that GET answers a page with limit and offset.
-    pagination_class = LimitOffsetPagination
+    pagination_class = TrialPagination
 
     @extend_schema(
         operation_id="randomization_designs_list",

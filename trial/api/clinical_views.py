@@ -8,7 +8,6 @@ import re
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from trial.exceptions import InvalidInput
@@ -18,6 +17,7 @@ from trial.services import adverse_events, palatine, qol, tumour
 
 from . import step1_serializers as s
 from .base import TrialApiView
+from .pagination import TrialPagination
 from .permissions import IsStaffReader, ReadOnlyForCentral
 from .schedule_views import ERRORS, READ_ERRORS, _paginated, _valid
 
@@ -259,6 +259,6 @@ class HaematologicalToxicityListApi(TrialApiView):
         if step and not _STEP.match(step):
             raise InvalidInput(details={"step": step[:32]})
         qs = sel.haematological_toxicities(user=request.user, step=step or None, min_grade=int(raw))
-        paginator = LimitOffsetPagination()
+        paginator = TrialPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(s.ToxicitySerializer(page, many=True).data)

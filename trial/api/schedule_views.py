@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from trial.exceptions import InvalidInput
@@ -24,6 +23,7 @@ from trial.services import blood_counts, cycles
 
 from . import step1_serializers as s
 from .base import TrialApiView
+from .pagination import TrialPagination
 from .permissions import IsSiteStaff, IsStaffReader, ReadOnlyForCentral
 from .serializers import ErrorSerializer
 
@@ -53,7 +53,7 @@ def _valid(serializer_class, data):
 
 
 def _paginated(view, request, qs, serializer_class):
-    paginator = LimitOffsetPagination()
+    paginator = TrialPagination()
     page = paginator.paginate_queryset(qs, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
@@ -85,7 +85,7 @@ class ScheduleDueListApi(TrialApiView):
     )
     def get(self, request):
         qs = due_and_overdue(user=request.user, today=_today(), site_code=site_code_param(request))
-        paginator = LimitOffsetPagination()
+        paginator = TrialPagination()
         page = annotate_live(paginator.paginate_queryset(qs, request, view=self), _today())
         return paginator.get_paginated_response(s.DueItemSerializer(page, many=True).data)
 

@@ -15,7 +15,6 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from trial.exceptions import InvalidInput, NotFound
@@ -27,6 +26,7 @@ from trial.services import patients as svc
 
 from . import serializers as s
 from .base import TrialApiView, TrialListApiView
+from .pagination import TrialPagination
 from .permissions import IsSiteStaff, IsStaffReader, ReadOnlyForCentral
 
 ERRORS = {
@@ -53,7 +53,7 @@ class SiteListApi(TrialListApiView):
 class PatientListCreateApi(TrialApiView):
     permission_classes = [ReadOnlyForCentral]
     # Also tells the OpenAPI generator that GET answers a page with limit and offset.
-    pagination_class = LimitOffsetPagination
+    pagination_class = TrialPagination
 
     @extend_schema(
         operation_id="patients_list",
