@@ -172,9 +172,15 @@ class CtdnaResultBatchApi(LabApiView):
             answers.append(
                 {"index": index, "status": 201 if outcome.created else 200, "pk": outcome.result.pk}
             )
-        results = list(
-            result_list_for_lab(lab=lab).filter(pk__in=[a["pk"] for a in answers if "pk" in a])
-        )
+        # New results are current and hold every relation they show (variants included);
+        # only replayed ones are read back.
+        made = {
+            o.result.pk: o.result for o in outcomes if not isinstance(o, DomainError) and o.created
+        }
+        replayed = [a["pk"] for a in answers if "pk" in a and a["pk"] not in made]
+        results = list(made.values())
+        if replayed:
+            results += result_list_for_lab(lab=lab).filter(pk__in=replayed)
         # One serializer for the list: its fields are built once, not once per result.
         data = s.ResultSerializer(results, many=True, context={"request": request}).data
         stored = {r.pk: item for r, item in zip(results, data, strict=True)}

@@ -492,6 +492,8 @@ class _Run:
         variants = [v for made in self.made for v in made.variants]
         if variants:
             bulk_create_with_history(variants, CtdnaVariant, default_user=self.by)
+        for made in self.made:
+            _attach_variants(made.result, made.variants)
         self._write_turnarounds([made.sample for made in self.made if made.first_result])
         audit_events_record([self._audit_event(made) for made in self.made])
         rising = [m for m in self.made if m.result.patient_status == PatientCtdnaStatus.RISING]
@@ -620,6 +622,15 @@ def _interpret(
         thresholds=params.thresholds,
         previous_status=status,
     )
+
+
+def _attach_variants(result: CtdnaResult, variants: list[CtdnaVariant]) -> None:
+    """Give a result just written its variants as if prefetched (``result.variants.all()``
+    answers them, in position order, without a query), as ``prefetch_related`` does."""
+    rows = CtdnaVariant.objects.filter(result=result)
+    rows._result_cache = variants  # type: ignore[attr-defined]
+    rows._prefetch_done = True  # type: ignore[attr-defined]
+    result._prefetched_objects_cache = {"variants": rows}  # type: ignore[attr-defined]
 
 
 def _float(value: float | None) -> float | None:
