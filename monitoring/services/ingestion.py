@@ -394,9 +394,9 @@ class _Run:
     def _parameters_of(self, patient: Patient) -> CtdnaParameters:
         params = self._parameters.get(patient.protocol_version_id)
         if params is None:
-            version = self.lookups.protocol_versions[patient.protocol_version_id]
             params = ctdna_block_parameters(
-                version.document.get("ctdna"), protocol_version_id=version.pk
+                self.lookups.ctdna_blocks[patient.protocol_version_id],
+                protocol_version_id=patient.protocol_version_id,
             )
             self._parameters[patient.protocol_version_id] = params
         return params

@@ -5,18 +5,21 @@ patient, the sample, the lab's earlier versions and the previous reported result
 costs a dozen queries per result; :class:`IngestionLookups` reads them for every item at once,
 after locking the patients, so a batch of 500 costs the same queries as a batch of one:
 
-1. the patients, locked (``SELECT ... FOR UPDATE`` of the patient rows only);
-2. their protocol versions, 3. the sites the lab serves, 4. the samples;
-5. the patients' results in brief (ids, lab, sample, version, status, dates: no payload), from
+1. the patients, locked (``SELECT ... FOR UPDATE`` of the patient rows only), each with the
+   ``ctdna`` block of its protocol version and whether the lab serves its site;
+2. the samples;
+3. the patients' results in brief (ids, lab, sample, version, status, dates: no payload), from
    which the current versions, the previous reported result of each sample (the patient's
    latest current reported result drawn before it, any lab, the sample itself excluded; by
    collection date, then arrival) and the lab's earlier results are found in Python;
-6. only when some sample has a previous result: the variants of those previous results;
-7. only when the lab already stored a result for some sample (a replay, a conflict, an
+4. only when some sample has a previous result: the variants of those previous results;
+5. only when the lab already stored a result for some sample (a replay, a conflict, an
    amendment): those versions in full.
 
 Simple queries on purpose: the same reads as correlated subqueries took one round trip fewer
-but cost more to compile in the ORM than several plain queries cost to run.
+but cost more to compile in the ORM than several plain queries cost to run. The exceptions ride
+on the patients' query, which is made anyway: a key of the protocol version's document through
+a join, and whether the lab serves the site through one EXISTS (two round trips fewer).
 
 Results made earlier in the same request are added as they are made (:meth:`remember`), so
 item ``n`` sees items ``0..n-1`` exactly as if each had been posted on its own, in order.
@@ -30,8 +33,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from django.db.models import Exists, OuterRef
+from django.db.models.fields.json import KeyTransform
+
 from monitoring.rules import ctdna as rules
-from trial.models import Patient, ProtocolVersion
+from trial.models import Patient
 
 from ..models import CtdnaResult, CtdnaVariant, Lab, Sample, SampleStatus
 
@@ -75,15 +81,29 @@ class IngestionLookups:
         # Only the patient rows are locked (not the site's or the protocol's, which would
         # serialise every lab), in primary-key order so that two requests naming the same
         # patients queue instead of deadlocking.
+        served = Lab.sites.through.objects.filter(lab=lab, site=OuterRef("site_id"))
         patients = (
             Patient.objects.select_for_update(of=("self",))
             .select_related("site")
+            .annotate(
+                lab_serves_site=Exists(served),
+                ctdna_block=KeyTransform("ctdna", "protocol_version__document"),
+            )
             .filter(trial_number__in={p["patient_id"] for p in payloads})
             .order_by("pk")
         )
         self.patients: dict[str, Patient] = {p.trial_number: p for p in patients}  # type: ignore[misc]
-        self.protocol_versions: dict[int, ProtocolVersion] = {}
-        self.served_site_ids: frozenset[int] = frozenset()
+        #: The ``ctdna`` block of each protocol version (None without one).
+        self.ctdna_blocks: dict[int, Any] = {
+            p.protocol_version_id: p.ctdna_block  # type: ignore[attr-defined]
+            for p in self.patients.values()
+        }
+        #: The patients' sites that the lab serves.
+        self.served_site_ids: frozenset[int] = frozenset(
+            p.site_id
+            for p in self.patients.values()
+            if p.lab_serves_site  # type: ignore[attr-defined]
+        )
         self.samples: dict[str, Sample] = {}
         self._stored_previous: dict[int, PreviousResult] = {}
         self._versions: dict[int, list[CtdnaResult]] = defaultdict(list)
@@ -91,10 +111,6 @@ class IngestionLookups:
         self._made_count = 0
         if not self.patients:
             return
-        self.protocol_versions = ProtocolVersion.objects.in_bulk(
-            {p.protocol_version_id for p in self.patients.values()}
-        )
-        self.served_site_ids = frozenset(lab.sites.values_list("pk", flat=True))
         samples = Sample.objects.filter(sample_id__in={p["sample_id"] for p in payloads})
         self.samples = {s.sample_id: s for s in samples}
         if self.samples:

@@ -17,11 +17,12 @@ from trial.models import AuditEvent
 pytestmark = pytest.mark.django_db
 
 #: Every query of a batch, whatever the number of items: the submission (with its savepoint);
-#: then patients (locked), protocol versions, served sites, samples, the patients' results in
+#: then patients (locked, with their protocol's ctDNA block and whether the lab serves their
+#: site), samples, the patients' results in
 #: brief, previous variants, the lab's stored versions; one INSERT per table (results, variants,
 #: their history rows, audit events, outbox rows), the samples' turnaround (UPDATE and history
 #: rows), the site staff's e-mails for redraw requests, and the transaction's savepoint.
-MAX_QUERIES_PER_BATCH = 21
+MAX_QUERIES_PER_BATCH = 19
 
 
 def post_batch(lab, items):
