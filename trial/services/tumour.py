@@ -192,8 +192,12 @@ def tumour_assessment_record(
             {"modality": modality, "non_target": non_target},
         )
     with transaction.atomic(durable=True):
-        # Lock the line: the nadir and the line's end are read and written by one assessment
-        # at a time.
+        # Lock the patient, then the line, in the order enrolment, treatment switches and
+        # randomization take them (patient, trigger, line): a progression ends the line and
+        # moves the patient's step, and the opposite order could deadlock with a
+        # randomization of the same patient. The nadir and the line's end are read and
+        # written by one assessment at a time.
+        Patient.objects.select_for_update(of=("self",)).filter(pk=patient.pk).exists()
         line = open_line(patient, lock=True)
         latest = TumourAssessment.objects.filter(patient=patient).order_by("-assessed_on").first()
         if latest is not None and assessed_on <= latest.assessed_on:

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from trial.exceptions import DomainError
 from trial.models import (
@@ -302,3 +304,14 @@ def test_blood_count_for_a_patient_not_enrolled(investigator_a, site_a, pada1, c
             today=T0,
         )
     assert caught.value.code == "not_enrolled"
+
+
+def test_an_assessment_locks_the_patient_before_the_line(on_treatment, clock, investigator_a):
+    """Randomization locks patient, trigger, line, cursor in that order; an assessment that
+    locked the line first could deadlock with a randomization of the same patient."""
+    clock.to(C1D1 + 56 * DAY)
+    with CaptureQueriesContext(connection) as queries:
+        assess(on_treatment, investigator_a, C1D1 + 56 * DAY, ["30", "20"], new_lesions=True)
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    tables = [sql.split(" FROM ", 1)[1].split()[0].strip('"') for sql in locks]
+    assert tables[:2] == ["trial_patient", "trial_treatmentline"], tables
