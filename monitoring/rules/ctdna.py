@@ -459,15 +459,23 @@ def _date_problems(
                 f"Analysed on {analysed}, before the blood draw on {collected}.",
             )
         )
-    if collected and enrolled_on and collected < enrolled_on:
-        problems.append(
-            Problem(
-                "collected_on",
-                ProblemCode.COLLECTED_BEFORE_ENROLMENT,
-                f"Collected on {collected}, before enrolment on {enrolled_on}.",
-            )
-        )
+    if collected and enrolled_on:
+        problems += enrolment_problems(collected, enrolled_on=enrolled_on)
     return problems
+
+
+def enrolment_problems(collected_on: date, *, enrolled_on: date) -> list[Problem]:
+    """The problem of a sample drawn before the patient's enrolment (the day itself is valid),
+    as :func:`validate_result_payload` reports it with ``enrolled_on``."""
+    if collected_on >= enrolled_on:
+        return []
+    return [
+        Problem(
+            "collected_on",
+            ProblemCode.COLLECTED_BEFORE_ENROLMENT,
+            f"Collected on {collected_on}, before enrolment on {enrolled_on}.",
+        )
+    ]
 
 
 def _as_date(value: object) -> date | None:

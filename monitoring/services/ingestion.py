@@ -236,6 +236,7 @@ def ctdna_result_amend(
             sample=sample,
             params=params,
             content=content,
+            digest=digest,
             payload=payload,
             entry_indexes=(),
             amends=current,
@@ -350,6 +351,7 @@ class _Run:
             sample=sample,
             params=params,
             content=content,
+            digest=digest,
             payload=payload,
             entry_indexes=entry_indexes,
             amends=None,
@@ -369,14 +371,10 @@ class _Run:
                 details={"field": "patient_id", "patient_id": payload["patient_id"]}
             )
         params = self._parameters_of(patient)
-        enrolment = [
-            p
-            for p in rules.validate_result_payload(
-                payload, today=dt.date.max, enrolled_on=patient.enrolled_on
-            )
-            if p.code == rules.ProblemCode.COLLECTED_BEFORE_ENROLMENT
-        ]
-        _raise_problems(enrolment)
+        collected_on = dt.date.fromisoformat(contract.iso_date(payload["collected_on"]))
+        if patient.enrolled_on is not None:
+            # The payload's other values were checked before (step 2): only this one is left.
+            _raise_problems(rules.enrolment_problems(collected_on, enrolled_on=patient.enrolled_on))
         sample = self.lookups.samples.get(payload["sample_id"])
         if sample is None:
             raise UnknownSample(details={"field": "sample_id", "sample_id": payload["sample_id"]})
@@ -384,7 +382,6 @@ class _Run:
             raise SamplePatientMismatch(
                 details={"field": "sample_id", "sample_id": sample.sample_id}
             )
-        collected_on = dt.date.fromisoformat(contract.iso_date(payload["collected_on"]))
         if collected_on != sample.drawn_on:
             raise CollectionDateMismatch(
                 details={"field": "collected_on", "drawn_on": sample.drawn_on.isoformat()}
@@ -408,6 +405,7 @@ class _Run:
         sample: Sample,
         params: CtdnaParameters,
         content: dict[str, Any],
+        digest: str,
         payload: Mapping[str, Any],
         entry_indexes: Sequence[int],
         amends: CtdnaResult | None,
@@ -429,7 +427,7 @@ class _Run:
             submission=self.submission,
             entry_indexes=list(entry_indexes),
             payload=dict(payload),
-            content_sha256=contract.content_sha256(content),
+            content_sha256=digest,
             collected_on=collected_on,
             analysed_on=analysed_on,
             assay=content["assay"],

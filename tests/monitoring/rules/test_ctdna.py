@@ -25,6 +25,7 @@ from monitoring.rules.ctdna import (
     SampleStatus,
     VariantChange,
     VariantMeasurement,
+    enrolment_problems,
     interpret_result,
     validate_result_payload,
 )
@@ -742,3 +743,14 @@ def test_problem_codes_are_the_documented_contract():
         "negative_copies",
         "missing_measurement",
     }
+
+
+def test_enrolment_problems_refuse_a_draw_before_enrolment_not_on_the_day():
+    enrolled = date(2027, 1, 4)
+    assert enrolment_problems(date(2027, 1, 4), enrolled_on=enrolled) == []
+    (problem,) = enrolment_problems(date(2027, 1, 3), enrolled_on=enrolled)
+    assert (problem.field, problem.code) == ("collected_on", "collected_before_enrolment")
+    # The same problem as the full validation reports.
+    payload = {"collected_on": "2027-01-03", "analysed_on": "2027-01-05", "status": "failed"}
+    full = validate_result_payload(payload, today=date(2027, 6, 1), enrolled_on=enrolled)
+    assert problem in full
