@@ -6,6 +6,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from django.conf import settings
 
 from deploy.logging import connect_celery_signals
 
@@ -25,7 +26,11 @@ app.conf.task_routes = {
     "monitoring.tasks.process_outbox_task": {"queue": "lab"},
     "monitoring.tasks.outbox_drain_task": {"queue": "lab"},
     "monitoring.dashboard.tasks.export_run_task": {"queue": "exports"},
+    "monitoring.dashboard.tasks.dashboard_snapshots_refresh_task": {"queue": "exports"},
 }
+
+# Snapshots are off (0) in some test settings: the beat entry still needs a positive period.
+_SNAPSHOT_PERIOD_S = max(settings.DASHBOARD_SNAPSHOT_MAX_AGE / 2, 30.0)
 
 # Exactly one beat process runs this schedule. Every task is idempotent: a second run, a
 # concurrent run or a run after a worker crash does nothing twice.
@@ -48,5 +53,12 @@ app.conf.beat_schedule = {
         # process lab-result triggers whose after-commit enqueue was lost (broker down)
         "task": "monitoring.tasks.outbox_drain_task",
         "schedule": 60.0,
+    },
+    "dashboard-snapshots": {
+        # the heavy dashboard pages' default snapshots, per access scope in use, every half
+        # maximum age; a run still queued when the next is due is dropped (expires)
+        "task": "monitoring.dashboard.tasks.dashboard_snapshots_refresh_task",
+        "schedule": _SNAPSHOT_PERIOD_S,
+        "options": {"expires": _SNAPSHOT_PERIOD_S},
     },
 }

@@ -310,3 +310,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 
 # --- Product --------------------------------------------------------------------------------
 TRIAL_PUBLIC_URL = env.str("TRIAL_PUBLIC_URL", default="http://127.0.0.1:8000")
+
+# --- Central monitoring ---------------------------------------------------------------------
+# The heavy dashboard pages are served from snapshots younger than this many seconds (computed
+# by the beat every half of it, or by a request that found none); 0 computes every request live.
+DASHBOARD_SNAPSHOT_MAX_AGE = env.int("DASHBOARD_SNAPSHOT_MAX_AGE", default=300)

@@ -53,6 +53,16 @@ def _fast_password_hashing():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _dashboard_snapshots_off():
+    """Dashboards compute every request live, so a test sees the data it has just written; the
+    snapshot tests (tests/monitoring/dashboard/test_snapshots.py) turn them on."""
+    from django.test import override_settings
+
+    with override_settings(DASHBOARD_SNAPSHOT_MAX_AGE=0):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _require_services(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":

@@ -19,7 +19,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from trial.models import CENTRAL_ROLES, SITE_ROLES, Role, StaffProfile
-from trial.selectors.access import User, profile_of
+from trial.selectors.access import User, profile_of, visible_site_ids
 
 from .exceptions import DashboardPageForbidden, ExportForbidden
 from .models import ExportKind
@@ -91,3 +91,14 @@ def masks_arms(user: User | None) -> bool:
     """Whether patient-level exports hide the randomized arm (sponsor monitors)."""
     profile = profile_of(user)
     return profile is None or profile.role == Role.SPONSOR_MONITOR
+
+
+def snapshot_scope(user: User | None) -> str:
+    """Everything the policy lets the user see, as a key for page snapshots: users with the same
+    scope are shown the same panels, users with different scopes never share one. It holds the
+    visible sites ("all" for the central roles), whether arms are shown (:func:`sees_arms`) and
+    whether they are masked (:func:`masks_arms`); a new user-dependent rule in a page's panels
+    must be added here."""
+    site_ids = visible_site_ids(user)
+    sites = "all" if site_ids is None else ",".join(str(pk) for pk in sorted(site_ids))
+    return f"sites={sites};arms={int(sees_arms(user))};masked={int(masks_arms(user))}"

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from .services import export_job_run
+from .snapshots import snapshots_refresh
 
 
 @shared_task(
@@ -19,3 +20,11 @@ from .services import export_job_run
 def export_run_task(job_id: int) -> bool:
     """Write one export job's file; a re-delivery finds the job claimed and does nothing."""
     return export_job_run(job_id=job_id)
+
+
+@shared_task(name="monitoring.dashboard.tasks.dashboard_snapshots_refresh_task", ignore_result=True)
+def dashboard_snapshots_refresh_task() -> int:
+    """Beat, every half ``DASHBOARD_SNAPSHOT_MAX_AGE``: refresh the heavy dashboard pages'
+    default snapshots for every access scope in use; a concurrent run or a snapshot refreshed
+    moments ago is skipped. Returns how many snapshots were computed."""
+    return snapshots_refresh().refreshed

@@ -22,7 +22,7 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -45,6 +45,7 @@ from .services import (
     export_job_request,
     export_stream_open,
 )
+from .snapshots import Snapshot, page_snapshot
 
 
 class DashboardLoginView(LoginView):
@@ -132,19 +133,24 @@ def _filter_context(request: HttpRequest, page: Page, filters: DashboardFilters)
     }
 
 
-def _panels(request: HttpRequest, page: Page) -> tuple[DashboardFilters, list]:
+def _panels(request: HttpRequest, page: Page) -> tuple[DashboardFilters, Snapshot]:
+    """The page's panels: a fresh snapshot of the user's scope, or computed now (snapshots)."""
     spec = PAGES[page]
     filters = parse_filters(request.GET, user=request.user, choices=spec.choices)
-    now = timezone.now()
-    panels = spec.build(user=request.user, filters=filters, today=timezone.localdate(now), now=now)
-    return filters, panels
+    return filters, page_snapshot(page=page, user=request.user, filters=filters)
+
+
+def _as_of_context(snapshot: Snapshot) -> dict:
+    refresh_min = snapshot.max_age_s // 60 if snapshot.max_age_s else 0
+    return {"as_of": snapshot.computed_at, "refresh_min": refresh_min}
 
 
 def _page(request: HttpRequest, page: Page) -> HttpResponse:
-    filters, panels = _panels(request, page)
+    filters, snapshot = _panels(request, page)
     context = _base_context(request, page)
     context.update(_filter_context(request, page, filters))
-    context.update({"title": PAGES[page].title, "panels": panels, "page": page})
+    context.update({"title": PAGES[page].title, "panels": snapshot.panels, "page": page})
+    context.update(_as_of_context(snapshot))
     context["by_arm_link"] = page == Page.EFFICACY and sees_arms(request.user)
     context["csv_url"] = f"dashboard:{page.value}_csv"
     if request.htmx and request.htmx.target == "panels":
@@ -166,8 +172,8 @@ PAGE_VIEWS = {page: _page_view(page) for page in PAGES}
 
 
 def _table_csv(request: HttpRequest, page: Page, table: str) -> HttpResponse:
-    filters, panels = _panels(request, page)
-    for panel in panels:
+    filters, snapshot = _panels(request, page)
+    for panel in snapshot.panels:
         for candidate in panel.tables:
             if candidate.key == table:
                 writer = csv.writer(_Echo())
@@ -177,7 +183,12 @@ def _table_csv(request: HttpRequest, page: Page, table: str) -> HttpResponse:
                 return HttpResponse(
                     "".join(lines),
                     content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'},
+                    headers={
+                        "Content-Disposition": f'attachment; filename="{name}"',
+                        # when the figures were computed (the page says "as of" too)
+                        "Last-Modified": http_date(snapshot.computed_at.timestamp()),
+                        "X-Figures-As-Of": snapshot.computed_at.isoformat(timespec="seconds"),
+                    },
                 )
     raise DashboardFilterInvalid(details={"table": table})
 
