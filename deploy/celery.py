@@ -6,7 +6,6 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from django.conf import settings
 
 from deploy.logging import connect_celery_signals
 
@@ -28,9 +27,6 @@ app.conf.task_routes = {
     "monitoring.dashboard.tasks.export_run_task": {"queue": "exports"},
     "monitoring.dashboard.tasks.dashboard_snapshots_refresh_task": {"queue": "exports"},
 }
-
-# Snapshots are off (0) in some test settings: the beat entry still needs a positive period.
-_SNAPSHOT_PERIOD_S = max(settings.DASHBOARD_SNAPSHOT_MAX_AGE / 2, 30.0)
 
 # Exactly one beat process runs this schedule. Every task is idempotent: a second run, a
 # concurrent run or a run after a worker crash does nothing twice.
@@ -55,10 +51,10 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
     "dashboard-snapshots": {
-        # the heavy dashboard pages' default snapshots, per access scope in use, every half
-        # maximum age; a run still queued when the next is due is dropped (expires)
+        # the heavy dashboard pages' default snapshots older than half DASHBOARD_SNAPSHOT_MAX_AGE,
+        # per access scope in use; a run still queued when the next is due is dropped (expires)
         "task": "monitoring.dashboard.tasks.dashboard_snapshots_refresh_task",
-        "schedule": _SNAPSHOT_PERIOD_S,
-        "options": {"expires": _SNAPSHOT_PERIOD_S},
+        "schedule": 60.0,
+        "options": {"expires": 60},
     },
 }

@@ -313,5 +313,5 @@ TRIAL_PUBLIC_URL = env.str("TRIAL_PUBLIC_URL", default="http://127.0.0.1:8000")
 
 # --- Central monitoring ---------------------------------------------------------------------
 # The heavy dashboard pages are served from snapshots younger than this many seconds (computed
-# by the beat every half of it, or by a request that found none); 0 computes every request live.
+# by the beat once older than half of it, or by a request that found none); 0: every request live.
 DASHBOARD_SNAPSHOT_MAX_AGE = env.int("DASHBOARD_SNAPSHOT_MAX_AGE", default=300)

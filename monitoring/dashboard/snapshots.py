@@ -148,10 +148,11 @@ _LOCK_KEY = "dashboard:snapshot:refresh-lock"
 def snapshots_refresh() -> RefreshResult:
     """Refresh the default (unfiltered) snapshot of every snapshot page for every scope in use.
 
-    Idempotent and never piled up: one run at a time (a cache lock that expires after the maximum
-    age if a worker dies), and a snapshot refreshed less than a quarter of the maximum age ago (by
-    a request or an overlapping run) is left as it is. The beat runs every half maximum age, so a
-    served default snapshot is at most about half the maximum age old plus its computation."""
+    The beat runs it every minute; it recomputes the snapshots older than half the maximum age,
+    so a default snapshot is refreshed before it is stale (with the default 300 s) and a request
+    rarely computes one. Idempotent and never piled up: one run at a time (a cache lock that
+    expires after the maximum age if a worker dies), and a snapshot younger than half the maximum
+    age (refreshed by a request or an earlier run) is left as it is."""
     if max_age_s() <= 0:
         return RefreshResult(0, 0)
     lock = f"{_LOCK_KEY}:{connection.settings_dict.get('NAME') or ''}"
@@ -163,7 +164,7 @@ def snapshots_refresh() -> RefreshResult:
             with translation.override(language):
                 filters = parse_filters({}, user=user, choices=PAGES[page].choices)
                 key = snapshot_key(page, scope, filters, language)
-                if _cached(key, timezone.now(), max_age_s() / 4) is not None:
+                if _cached(key, timezone.now(), max_age_s() / 2) is not None:
                     skipped += 1
                     continue
                 _store(key, snapshot_compute(page=page, user=user, filters=filters))

@@ -24,7 +24,7 @@ def export_run_task(job_id: int) -> bool:
 
 @shared_task(name="monitoring.dashboard.tasks.dashboard_snapshots_refresh_task", ignore_result=True)
 def dashboard_snapshots_refresh_task() -> int:
-    """Beat, every half ``DASHBOARD_SNAPSHOT_MAX_AGE``: refresh the heavy dashboard pages'
-    default snapshots for every access scope in use; a concurrent run or a snapshot refreshed
-    moments ago is skipped. Returns how many snapshots were computed."""
+    """Beat, every minute: refresh the heavy dashboard pages' default snapshots older than half
+    ``DASHBOARD_SNAPSHOT_MAX_AGE`` for every access scope in use; a concurrent run is skipped.
+    Returns how many snapshots were computed."""
     return snapshots_refresh().refreshed

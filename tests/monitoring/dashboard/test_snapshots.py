@@ -149,8 +149,10 @@ def test_the_beat_task_fills_every_scope_in_use_and_is_idempotent(
     for persona in ("inv_a", "coord_a", "inv_b", "coord_b"):
         _get(as_persona(known, persona), "/dashboard/operations/")
     assert len(computed) == 10  # every default page came from the beat's snapshots
-    # A quarter of the maximum age later the next run refreshes them all.
-    on_today.shift(dt.timedelta(seconds=MAX_AGE // 4))
+    # Until half the maximum age the beat's runs leave them; then they refresh them all.
+    on_today.shift(dt.timedelta(seconds=MAX_AGE // 2 - 1))
+    assert snapshots.snapshots_refresh().refreshed == 0
+    on_today.shift(dt.timedelta(seconds=1))
     assert snapshots.snapshots_refresh().refreshed == 10
 
 
@@ -223,4 +225,5 @@ def test_the_beat_schedule_names_the_task_on_an_existing_queue():
     entry = app.conf.beat_schedule["dashboard-snapshots"]
     assert entry["task"] == dashboard_snapshots_refresh_task.name
     assert app.conf.task_routes[entry["task"]] == {"queue": "exports"}
-    assert entry["schedule"] <= MAX_AGE / 2  # a default snapshot is refreshed before it is stale
+    # every minute, refreshing what is older than half the maximum age: before it is stale
+    assert entry["schedule"] == 60.0
