@@ -39,7 +39,7 @@ test: install services lint
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
 
-# Benchmarks (issue 7): a throwaway PostgreSQL database, gunicorn and wrk on loopback; writes
+# Benchmarks: a throwaway PostgreSQL database, gunicorn and wrk on loopback; writes
 # reports/bench/REPORT.md and results.json. BENCH_ARGS=--quick for a smoke run.
 bench: install services
 	bench/ensure_wrk.sh
@@ -47,7 +47,7 @@ bench: install services
 	@if [ -f bench/bench_randomization.py ]; then \
 	  DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres $(BIN)/python bench/bench_randomization.py; fi
 
-# Reliability suite (issue 7): the heavy parts `make test` leaves out (marker `reliability`):
+# Reliability suite: the heavy parts `make test` leaves out (marker `reliability`):
 # real prefork workers killed with SIGKILL on a private redis-server, and schemathesis with
 # many randomized examples per operation and persona. The fast parts run in `make test`.
 reliability: install services

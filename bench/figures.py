@@ -2,7 +2,7 @@
 
 A figure is one number the report states (a throughput, a latency, a time, a peak memory). It
 carries the baseline measured in the same run, so the report shows the ratio next to it, and the
-targets of issue 7 ("at least 400 results/s", "at least 0.8 x the bare endpoint", "at most
+performance targets ("at least 400 results/s", "at least 0.8 x the bare endpoint", "at most
 5 s"): a figure passes when it meets every target.
 """
 

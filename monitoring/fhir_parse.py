@@ -1,7 +1,7 @@
 """Reading ESR1 ctDNA results from FHIR R4 Bundles, and FHIR answers to the lab.
 
 Labs may post a Bundle (type ``transaction`` or ``collection``) of variant Observations instead
-of the JSON contract (issue 4, "FHIR R4"). This module turns such a Bundle into result payloads
+of the JSON contract (FHIR R4). This module turns such a Bundle into result payloads
 of the JSON contract, validating codes and systems rather than only the structure, and builds
 the transaction-response Bundle and OperationOutcome answers. It imports no Django: the API view
 calls it and passes the payloads to the same service as the JSON endpoint.

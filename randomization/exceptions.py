@@ -1,7 +1,7 @@
 """Randomization errors: stable snake_case codes (a contract) on the foundation's categories.
 
 Messages never reveal the list, block sizes or a future allocation: concealment applies to
-error messages as much as to data (issue #5).
+error messages as much as to data.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ A failed sample has no variants, asks for a redraw and never changes the status:
 status the caller passes in, or, if none is passed, the status of the most recent reported sample
 recomputed from the history (``not_detected`` when there is none).
 
-:func:`validate_result_payload` checks a result in the lab JSON contract (issue 4) and lists every
+:func:`validate_result_payload` checks a result in the lab JSON contract and lists every
 problem, each with the field path, a stable code (:class:`ProblemCode`) and a message. Dates may
 not lie after ``today``; analysis may not precede the draw, nor the draw the enrolment (same day
 is valid). VAF is a fraction in [0, 1], copies/mL a finite number >= 0, and a variant carries at

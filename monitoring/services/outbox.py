@@ -1,4 +1,4 @@
-"""Processing of the Step 2 trigger outbox (issue 4, "The Step 2 trigger").
+"""Processing of the Step 2 trigger outbox (the Step 2 trigger).
 
 A rising result writes an outbox row in its own transaction; after commit the row's id is
 sent to ``monitoring.tasks.process_outbox_task``. If the broker is down the send fails, the

@@ -1,5 +1,5 @@
 """The trial simulator: a synthetic multi-site PADA-1 trial driven through the product's own
-services, REST API and task bodies under a controlled clock (issue 7).
+services, REST API and task bodies under a controlled clock.
 
 ``run_simulation`` plans the cohort (:mod:`.cohort`, parameters and sources in
 :mod:`.scenario`), sets up the actors (:mod:`.world`) and the surroundings

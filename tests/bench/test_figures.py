@@ -1,4 +1,4 @@
-"""Ratios to the same-run baseline and verdicts against issue 7's targets."""
+"""Ratios to the same-run baseline and verdicts against the performance targets."""
 
 import pytest
 
