@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from trial.models import StaffProfile
@@ -39,7 +40,7 @@ from .pages.panel import Panel
 #: The pages served from snapshots (each request read 0.3-2.3 M rows at 50k patients).
 SNAPSHOT_PAGES: tuple[Page, ...] = (Page.OPERATIONS, Page.QOL, Page.SAFETY, Page.CTDNA)
 
-_VERSION = 1  # bump when Panel or the pages' output changes shape
+_VERSION = 2  # bump when Panel or the pages' output changes shape
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class Snapshot:
 
     page: str
     panels: list[Panel]
+    #: The panels rendered (``dashboard/_panels.html``): serving a large page is then reading
+    #: it, not formatting thousands of table cells again.
+    html: str
     computed_at: dt.datetime
     duration_s: float
     max_age_s: int
@@ -79,12 +83,24 @@ def snapshot_compute(*, page: Page, user: User | None, filters: DashboardFilters
     panels = PAGES[page].build(
         user=user, filters=filters, today=timezone.localdate(started_at), now=started_at
     )
+    max_age = max_age_s() if enabled(page) else 0
+    html = render_to_string(
+        "dashboard/_panels.html",
+        {
+            "panels": panels,
+            "query": filters.query_string(),
+            "csv_url": f"dashboard:{page.value}_csv",
+            "as_of": started_at,
+            "refresh_min": max_age // 60,
+        },
+    )
     return Snapshot(
         page=page.value,
         panels=panels,
+        html=html,
         computed_at=started_at,
         duration_s=time.perf_counter() - started,
-        max_age_s=max_age_s() if enabled(page) else 0,
+        max_age_s=max_age,
     )
 
 

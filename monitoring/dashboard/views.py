@@ -140,21 +140,14 @@ def _panels(request: HttpRequest, page: Page) -> tuple[DashboardFilters, Snapsho
     return filters, page_snapshot(page=page, user=request.user, filters=filters)
 
 
-def _as_of_context(snapshot: Snapshot) -> dict:
-    refresh_min = snapshot.max_age_s // 60 if snapshot.max_age_s else 0
-    return {"as_of": snapshot.computed_at, "refresh_min": refresh_min}
-
-
 def _page(request: HttpRequest, page: Page) -> HttpResponse:
     filters, snapshot = _panels(request, page)
+    if request.htmx and request.htmx.target == "panels":
+        return HttpResponse(snapshot.html)
     context = _base_context(request, page)
     context.update(_filter_context(request, page, filters))
-    context.update({"title": PAGES[page].title, "panels": snapshot.panels, "page": page})
-    context.update(_as_of_context(snapshot))
+    context.update({"title": PAGES[page].title, "panels_html": snapshot.html, "page": page})
     context["by_arm_link"] = page == Page.EFFICACY and sees_arms(request.user)
-    context["csv_url"] = f"dashboard:{page.value}_csv"
-    if request.htmx and request.htmx.target == "panels":
-        return render(request, "dashboard/_panels.html", context)
     return render(request, "dashboard/page.html", context)
 
 
