@@ -448,15 +448,42 @@ def pages_section(pages: PagesBench) -> Section:
             format_number(page.latency.p95_ms),
             page.queries,
             format_number(page.response_kb),
+            format_number(page.snapshot.p50_ms) if page.snapshot else "–",
+            format_number(page.snapshot.p95_ms) if page.snapshot else "–",
+            page.snapshot_queries if page.snapshot else "–",
         ]
         for page in pages.pages
     ]
-    body = table(["page", "path", "status", "requests", "p50 ms", "p95 ms", "queries", "KB"], rows)
+    body = table(
+        [
+            "page",
+            "path",
+            "status",
+            "requests",
+            "p50 ms",
+            "p95 ms",
+            "queries",
+            "KB",
+            "snapshot computation p50 ms",
+            "snapshot computation p95 ms",
+            "snapshot computation queries",
+        ],
+        rows,
+    )
     body += (
         f"\n\nServer time in-process (Django's test client: middleware, view, queries, template; "
         f"no network), {pages.patients:,} patients, after one warm-up request per page; the "
         f"dashboards as a data manager, the admin lists as a superuser, both seeing every site "
-        f"(`bench/pages.py`). The patients have calendars and, for 300 of them, ctDNA results; "
-        f"no adverse events, tumour assessments, QoL or allocations."
+        f"(`bench/pages.py`). The patients have calendars, the QoL forms, blood counts, tumour "
+        f"assessments and adverse events their done schedule rows imply and, for 300 of them, "
+        f"ctDNA results; no allocations."
     )
+    if any(page.snapshot is not None for page in pages.pages):
+        body += (
+            " Pages marked *served from a snapshot* show figures computed ahead by the Celery "
+            "beat (`DASHBOARD_SNAPSHOT_MAX_AGE`): their p95 is the time of a request served "
+            "from a fresh snapshot; the *snapshot computation* columns are what computing it "
+            "costs, per page and access scope, in the worker once it is older than half the maximum age (and in a "
+            "request that finds no fresh snapshot, such as a filter's first use)."
+        )
     return Section("Dashboard pages and admin lists", body)
