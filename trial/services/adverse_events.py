@@ -55,7 +55,7 @@ from trial.selectors import clinical_history  # noqa: F401  (registers the audit
 from trial.selectors.access import CORRECTION_ROLES, require_site_writer
 
 from .audit import audit_event_record, tracked_save
-from .cycles import _dose_levels
+from .cycles import _dose_levels, dose_decision_propose
 from .errors import NotSerious, SaeAlreadyReported, rule_input_error
 from .lines import check_clinical_date, require_enrolled
 from .notifications import notify_after_commit, site_staff_emails
@@ -231,30 +231,14 @@ def _review_dose(event: AdverseEvent, *, on: dt.date, by: Any, why: str) -> Dose
 def _store_decision(
     event: AdverseEvent, line: TreatmentLine, proposal: palbo.DoseDecision, *, by: Any
 ) -> DoseDecision:
-    decision = DoseDecision(
+    return dose_decision_propose(
         line=line,
-        adverse_event=event,
-        action=proposal.action,
-        reason_code=proposal.reason_code,
+        proposal=proposal,
         reason=f"{event.term} grade {event.grade}: {proposal.reason}",
-        source=proposal.source,
-        current_dose_mg=proposal.current_dose_mg,
-        proposed_next_dose_mg=proposal.next_dose_mg,
-        resume_max_grade=proposal.resume_max_grade,
-        other_decisions=[
-            {"action": d.action, "reason_code": d.reason_code, "reason": d.reason}
-            for d in proposal.other_decisions
-        ],
+        notice=_("An adverse event of %(p)s proposes: %(reason)s. Please review and sign it."),
+        by=by,
+        adverse_event=event,
     )
-    tracked_save(decision, by=by)
-    patient = event.patient
-    notify_after_commit(
-        recipients=site_staff_emails(patient.site, roles=[Role.INVESTIGATOR]),
-        subject=_("Palbociclib dose decision to sign for %(p)s") % {"p": patient},
-        body=_("An adverse event of %(p)s proposes: %(reason)s. Please review and sign it.")
-        % {"p": patient, "reason": decision.reason},
-    )
-    return decision
 
 
 def _notify_sae(event: AdverseEvent) -> None:

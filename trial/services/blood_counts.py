@@ -24,7 +24,6 @@ from trial.models import (
     DecisionStatus,
     DoseDecision,
     Patient,
-    Role,
     TreatmentLine,
 )
 from trial.rules import ctcae
@@ -34,10 +33,9 @@ from trial.selectors import clinical_history  # noqa: F401  (registers the audit
 from trial.selectors.access import require_site_writer
 
 from .audit import tracked_save
-from .cycles import _dose_levels, started_cycles
+from .cycles import _dose_levels, dose_decision_propose, started_cycles
 from .errors import DayOutsideCycle, LlnMissing, rule_input_error
 from .lines import check_clinical_date, open_line, require_enrolled
-from .notifications import notify_after_commit, site_staff_emails
 from .schedule import (
     neutropenia_max_grade_c1_to_c6,
     schedule_item_mark_done_by_key,
@@ -207,30 +205,14 @@ def _store_decision(
         tracked_save(
             older, by=by, reason=f"superseded by blood count {count.pk}", update_fields=["status"]
         )
-    decision = DoseDecision(
+    return dose_decision_propose(
         line=line,
-        blood_count=count,
-        action=proposal.action,
-        reason_code=proposal.reason_code,
+        proposal=proposal,
         reason=proposal.reason,
-        source=proposal.source,
-        current_dose_mg=proposal.current_dose_mg,
-        proposed_next_dose_mg=proposal.next_dose_mg,
-        resume_max_grade=proposal.resume_max_grade,
-        other_decisions=[
-            {"action": d.action, "reason_code": d.reason_code, "reason": d.reason}
-            for d in proposal.other_decisions
-        ],
+        notice=_("A blood count of %(p)s proposes: %(reason)s. Please review and sign it."),
+        by=by,
+        blood_count=count,
     )
-    tracked_save(decision, by=by)
-    patient = line.patient
-    notify_after_commit(
-        recipients=site_staff_emails(patient.site, roles=[Role.INVESTIGATOR]),
-        subject=_("Palbociclib dose decision to sign for %(p)s") % {"p": patient},
-        body=_("A blood count of %(p)s proposes: %(reason)s. Please review and sign it.")
-        % {"p": patient, "reason": proposal.reason},
-    )
-    return decision
 
 
 def blood_count_record(

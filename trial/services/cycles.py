@@ -29,6 +29,7 @@ from trial.models import (
     SignatureMeaning,
     TreatmentLine,
 )
+from trial.rules import palbociclib as palbo
 from trial.rules.palbociclib import (
     DoseAction,
     DoseChangeKind,
@@ -52,6 +53,7 @@ from .errors import (
     rule_input_error,
 )
 from .lines import check_clinical_date, open_line, require_enrolled
+from .notifications import notify_after_commit, site_staff_emails
 from .schedule import (
     schedule_item_mark_done,
     schedule_item_mark_done_by_key,
@@ -326,6 +328,44 @@ def fulvestrant_injection_record(
 
 
 # --- dose decisions ---------------------------------------------------------------------------
+
+
+def dose_decision_propose(
+    *,
+    line: TreatmentLine,
+    proposal: palbo.DoseDecision,
+    reason: str,
+    notice: str,
+    by: Any,
+    **source: Any,
+) -> DoseDecision:
+    """Store a rule's proposal for an investigator to sign and tell the site's investigators.
+
+    ``source`` names what proposed it (``blood_count=`` or ``adverse_event=``); ``notice`` is
+    the e-mail body, translated, with ``%(p)s`` (the patient) and ``%(reason)s``."""
+    decision = DoseDecision(
+        line=line,
+        action=proposal.action,
+        reason_code=proposal.reason_code,
+        reason=reason,
+        source=proposal.source,
+        current_dose_mg=proposal.current_dose_mg,
+        proposed_next_dose_mg=proposal.next_dose_mg,
+        resume_max_grade=proposal.resume_max_grade,
+        other_decisions=[
+            {"action": d.action, "reason_code": d.reason_code, "reason": d.reason}
+            for d in proposal.other_decisions
+        ],
+        **source,
+    )
+    tracked_save(decision, by=by)
+    patient = line.patient
+    notify_after_commit(
+        recipients=site_staff_emails(patient.site, roles=[Role.INVESTIGATOR]),
+        subject=_("Palbociclib dose decision to sign for %(p)s") % {"p": patient},
+        body=notice % {"p": patient, "reason": reason},
+    )
+    return decision
 
 
 def _dose_levels(line: TreatmentLine) -> list[int]:
