@@ -275,10 +275,35 @@ class _Builder:
                 "[C:S3]",
             )
         )
+        rows.append(self._latent_pfs_row())
         crossed = Crossover.objects.filter(patient__in=self.patients).count()
         progressed_a = sum(1 for o in observations if o.arm == "A" and o.event)
         rows.append(Row("Arm A progressions crossed over (Step 3)", f"{crossed} of {progressed_a}"))
         self.add("PFS from randomization (PADA-1 co-primary)", rows)
+
+    def _latent_pfs_row(self) -> Row:
+        """The PFS times the cohort plan drew for the patients who were randomized, before any
+        detection: how far this seed's sample sits from the scenario's medians, apart from
+        what the product measured (a small sample of a heavy-tailed Weibull varies a lot)."""
+        drawn: dict[str, list[float]] = {"A": [], "B": []}
+        for run in self.result.runs:
+            if run.arm in drawn:
+                drawn[run.arm].append(days_to_months(run.plan.pfs_days[run.arm]))
+        scenario = self.result.config.scenario
+        medians = " / ".join(
+            f"{statistics.median(drawn[arm]):.1f}" if drawn[arm] else "n/a" for arm in ("A", "B")
+        )
+        self.figure(
+            "latent_pfs_medians_months",
+            {arm: statistics.median(v) if v else None for arm, v in drawn.items()},
+        )
+        return Row(
+            "Latent PFS drawn for the randomized, median A / B (before detection)",
+            f"{medians} months (scenario: {scenario.pfs_latent_median_a_months:.1f} / "
+            f"{scenario.pfs_latent_median_b_months:.1f})",
+            "",
+            "[K] the cohort plan's draw (monitoring/simulation/cohort.py)",
+        )
 
     def safety_section(self) -> None:
         worst = dict(

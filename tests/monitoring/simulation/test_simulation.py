@@ -108,6 +108,14 @@ def test_small_trial_is_consistent_and_reproducible(attempt, figures_of_earlier_
     for heading in ("## ESR1 ctDNA and Step 2", "## PFS from randomization", "hazard ratio"):
         assert heading.lower() in report.markdown.lower()
     assert "Where the time goes" in report.markdown
+    # the latent PFS row reads the plan's draws of the randomized patients, per arm
+    arms = {run.arm for run in result.runs if run.arm}
+    latent = figures["latent_pfs_medians_months"]
+    assert {arm for arm, median in latent.items() if median is not None} == arms
+    for arm in arms:
+        drawn = sorted(r.plan.pfs_days[arm] for r in result.runs if r.arm == arm)
+        assert min(drawn) / 30.4375 <= latent[arm] <= max(drawn) / 30.4375
+    assert "Latent PFS drawn for the randomized" in report.markdown
 
     earlier = figures_of_earlier_runs.setdefault("small", figures)
     assert figures == earlier  # the second run reproduces the first
