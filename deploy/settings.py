@@ -242,6 +242,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["trial.api.permissions.IsActiveStaff"],
+    "DEFAULT_PARSER_CLASSES": [
+        "trial.api.parsers.TrialJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "trial.api.schema.TrialAutoSchema",
     "EXCEPTION_HANDLER": "trial.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "trial.api.pagination.TrialPagination",

@@ -202,6 +202,14 @@ class PatientChangeForm(ReasonForm):
         model = Patient
         fields = ["year_of_birth", "sex", "menopausal_status", "stratification"]
 
+    def clean_stratification(self):
+        value = self.cleaned_data.get("stratification")
+        try:
+            svc.stratification_check(value)
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc.message)) from exc
+        return value
+
 
 class EnrolForm(forms.Form):
     endocrine_drug = forms.ChoiceField(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
+from trial.api.parsers import TrialJSONParser
 
-class FhirJsonParser(JSONParser):
+
+class FhirJsonParser(TrialJSONParser):
     media_type = "application/fhir+json"
 
 

@@ -12,13 +12,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from monitoring import fhir_parse
 from trial.api.base import TrialApiView
 from trial.api.pagination import TrialPagination
+from trial.api.parsers import TrialJSONParser
 from trial.api.permissions import IsLab, IsStaffReader, ReadOnlyForCentral
 from trial.api.serializers import ErrorSerializer
 from trial.exceptions import DomainError
@@ -272,7 +272,7 @@ def _fhir_problems(indexes, error: DomainError) -> list[fhir_parse.FhirProblem]:
 
 
 class FhirBundleApi(LabApiView):
-    parser_classes = [FhirJsonParser, JSONParser]
+    parser_classes = [FhirJsonParser, TrialJSONParser]
     renderer_classes = [FhirJsonRenderer, JSONRenderer]
 
     @extend_schema(

@@ -34,7 +34,10 @@ class KnownBug:
 #: REL-16 (a NUL byte in a query parameter reaching PostgreSQL as a 500), REL-8 (history
 #: tables of sealed rows open to UPDATE and DELETE on PostgreSQL), REL-9 (paginated lists
 #: documented as bare arrays), REL-11 (the CSV answer of ``?format=csv`` undocumented) and
-#: REL-12 (403 and 404 undocumented on list operations).
+#: REL-12 (403 and 404 undocumented on list operations), REL-17 (a ``?limit=`` beyond bigint
+#: answered 500) and REL-18 (a NUL character in a key of the ``stratification`` JSON of a
+#: patient PATCH reaching PostgreSQL's jsonb as a 500: every JSON body is now refused with
+#: 400 ``invalid_input`` when any key or value holds NUL).
 KNOWN_BUGS: list[KnownBug] = []
 
 

@@ -90,6 +90,36 @@ def test_admin_edit_requires_a_reason(client, investigator_a, site_a, pada1, tod
     assert patient.history.latest().history_change_reason == "corrected from source"
 
 
+@pytest.mark.parametrize(
+    ("stratification", "message"),
+    [
+        ('{"visceral_metastases\\u0000": "yes"}', "NUL character"),
+        ('["yes"]', "maps each factor name to a level"),
+        ('{"visceral_metastases": 1}', "maps each factor name to a level"),
+    ],
+)
+def test_admin_refuses_stratification_it_cannot_store(
+    client, investigator_a, site_a, pada1, today, stratification, message
+):
+    patient = f.registered(by=investigator_a, site=site_a, version=pada1, today=today)
+    login(client, investigator_a)
+    data = {
+        "year_of_birth": 1955,
+        "sex": "female",
+        "menopausal_status": "postmenopausal",
+        "stratification": stratification,
+        "change_reason": "corrected from source",
+    }
+    for prefix in ("assessments", "consents", "lines"):
+        data |= {f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0}
+    response = client.post(f"/admin/trial/patient/{patient.pk}/change/", data)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    patient.refresh_from_db()
+    assert patient.stratification == {}
+    assert patient.history.count() == 1
+
+
 def test_enrolment_from_the_admin_calls_the_service(client, investigator_a, site_a, pada1, today):
     patient = f.registered(by=investigator_a, site=site_a, version=pada1, today=today)
     f.consented(by=investigator_a, patient=patient, today=today)

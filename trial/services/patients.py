@@ -32,6 +32,7 @@ from trial.models import (
     TreatmentLine,
 )
 from trial.rules import eligibility as elig
+from trial.rules.text import contains_nul
 from trial.rules.units import QUANTITIES, UnitError, convert
 from trial.selectors.access import CORRECTION_ROLES, require_site_writer
 
@@ -74,6 +75,21 @@ def patient_register(
     return patient
 
 
+def stratification_check(value: Any) -> None:
+    """Stratification is a JSON object of factor name to level, both strings without NUL."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InvalidInput(
+            "Stratification maps each factor name to a level, both text.",
+            {"fields": ["stratification"]},
+        )
+    if contains_nul(value):
+        raise InvalidInput(
+            "Stratification contains a NUL character.", {"fields": ["stratification"]}
+        )
+
+
 def patient_update(
     *, by: Any, patient: Patient, changes: Mapping[str, Any], reason: str
 ) -> Patient:
@@ -82,6 +98,8 @@ def patient_update(
     unknown = set(changes) - set(EDITABLE_PATIENT_FIELDS)
     if unknown:
         raise InvalidInput("These fields cannot be changed.", {"fields": sorted(unknown)})
+    if "stratification" in changes:
+        stratification_check(changes["stratification"])
     with transaction.atomic(durable=True):
         # Lock: the patient row is read, changed and written back.
         locked = Patient.objects.select_for_update().get(pk=patient.pk)

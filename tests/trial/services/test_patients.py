@@ -10,6 +10,7 @@ from trial.exceptions import (
     AlreadyEnrolled,
     ConsentAfterScreening,
     ConsentMissing,
+    InvalidInput,
     NotEligible,
     ReasonRequired,
     RoleNotAllowed,
@@ -137,6 +138,34 @@ def test_edits_require_a_reason_and_are_in_the_history(investigator_a, site_a, p
     assert latest.history_change_reason == "transcription error"
     assert latest.history_user == investigator_a
     assert patient.history.earliest().history_user == investigator_a
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"visceral_metastases\x00": "yes"},
+        {"visceral_metastases": "y\x00es"},
+        ["yes"],
+        {"visceral_metastases": 1},
+        None,
+    ],
+)
+def test_stratification_must_be_text_factor_to_text_level_without_nul(
+    investigator_a, site_a, pada1, today, value
+):
+    patient = f.registered(by=investigator_a, site=site_a, version=pada1, today=today)
+    with pytest.raises(InvalidInput) as caught:
+        svc.patient_update(
+            by=investigator_a,
+            patient=patient,
+            changes={"stratification": value},
+            reason="correction",
+        )
+    assert caught.value.code == "invalid_input"
+    assert caught.value.details == {"fields": ["stratification"]}
+    patient.refresh_from_db()
+    assert patient.stratification == {}
+    assert patient.history.count() == 1
 
 
 def test_records_are_never_hard_deleted(investigator_a, site_a, pada1, today):
