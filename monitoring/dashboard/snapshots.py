@@ -1,7 +1,7 @@
 """Snapshots of the heavy dashboard pages: their panels computed ahead, served "as of" a time.
 
 Central monitoring is not real-time. The pages whose panels read hundreds of thousands of rows
-(operations, quality of life, safety, ctDNA) are computed by the Celery beat task
+(operations, quality of life, safety, ctDNA, enrolment, flow) are computed by the Celery beat task
 ``dashboard_snapshots_refresh_task`` for every access scope in use, and by a request when no
 snapshot younger than ``DASHBOARD_SNAPSHOT_MAX_AGE`` seconds exists (a filtered view too, so it
 is cached after its first use). The page and the table CSVs state when the figures were
@@ -37,8 +37,16 @@ from .filters import DashboardFilters, parse_filters
 from .pages import PAGES
 from .pages.panel import Panel
 
-#: The pages served from snapshots (each request read 0.3-2.3 M rows at 50k patients).
-SNAPSHOT_PAGES: tuple[Page, ...] = (Page.OPERATIONS, Page.QOL, Page.SAFETY, Page.CTDNA)
+#: The pages served from snapshots: each request read 0.3-2.3 M rows at 50k patients, or took
+#: more than the 300 ms a dashboard may take (enrolment 0.33 s, flow 1.1 s).
+SNAPSHOT_PAGES: tuple[Page, ...] = (
+    Page.OPERATIONS,
+    Page.QOL,
+    Page.SAFETY,
+    Page.CTDNA,
+    Page.ENROLMENT,
+    Page.FLOW,
+)
 
 _VERSION = 2  # bump when Panel or the pages' output changes shape
 

@@ -1,4 +1,5 @@
-"""Snapshots of the heavy pages (operations, quality of life, safety, ctDNA): served while fresh,
+"""Snapshots of the heavy pages (operations, quality of life, safety, ctDNA, enrolment, flow):
+served while fresh,
 recomputed when stale, never shared between access scopes, filled by the beat task.
 
 The suite turns snapshots off (tests/conftest.py); these tests turn them on, on a cache of
@@ -28,7 +29,11 @@ SNAPSHOT_URLS = [
     "/dashboard/qol/",
     "/dashboard/safety/",
     "/dashboard/ctdna/",
+    "/dashboard/enrolment/",
+    "/dashboard/flow/",
 ]
+#: The snapshot pages site staff may open (the others are central).
+SITE_URLS = ["/dashboard/operations/", "/dashboard/enrolment/"]
 
 
 @pytest.fixture(autouse=True)
@@ -138,22 +143,24 @@ def test_the_beat_task_fills_every_scope_in_use_and_is_idempotent(
     db, known, on_today, as_persona, computed
 ):
     refreshed = dashboard_snapshots_refresh_task()
-    # 4 pages x (data manager and statistician, sponsor monitor) + operations x (FR01, FR02)
-    assert refreshed == 10
-    assert len(computed) == 10
-    assert snapshots.snapshots_refresh() == snapshots.RefreshResult(refreshed=0, skipped=10)
+    # 6 pages x (data manager and statistician, sponsor monitor)
+    # + operations and enrolment x (FR01, FR02)
+    assert refreshed == 16
+    assert len(computed) == 16
+    assert snapshots.snapshots_refresh() == snapshots.RefreshResult(refreshed=0, skipped=16)
     for persona in ("dm", "stat", "sponsor"):
         client = as_persona(known, persona)
         for url in SNAPSHOT_URLS:
             _get(client, url)
     for persona in ("inv_a", "coord_a", "inv_b", "coord_b"):
-        _get(as_persona(known, persona), "/dashboard/operations/")
-    assert len(computed) == 10  # every default page came from the beat's snapshots
+        for url in SITE_URLS:
+            _get(as_persona(known, persona), url)
+    assert len(computed) == 16  # every default page came from the beat's snapshots
     # Until half the maximum age the beat's runs leave them; then they refresh them all.
     on_today.shift(dt.timedelta(seconds=MAX_AGE // 2 - 1))
     assert snapshots.snapshots_refresh().refreshed == 0
     on_today.shift(dt.timedelta(seconds=1))
-    assert snapshots.snapshots_refresh().refreshed == 10
+    assert snapshots.snapshots_refresh().refreshed == 16
 
 
 def test_the_beat_task_does_not_pile_up(db, known, on_today, computed):
@@ -162,7 +169,7 @@ def test_the_beat_task_does_not_pile_up(db, known, on_today, computed):
     assert snapshots.snapshots_refresh() == snapshots.RefreshResult(0, 0, locked=True)
     assert computed == []
     cache.delete(lock)
-    assert snapshots.snapshots_refresh().refreshed == 10
+    assert snapshots.snapshots_refresh().refreshed == 16
 
 
 def test_the_table_csv_states_when_its_figures_were_computed(db, known, on_today, as_persona):
@@ -187,11 +194,11 @@ def test_off_computes_every_request_live(db, known, on_today, as_persona, comput
 
 def test_the_other_pages_are_computed_live(db, known, on_today, as_persona, computed):
     client = as_persona(known, "stat")
-    html = _get(client, "/dashboard/enrolment/").content.decode()
-    _get(client, "/dashboard/enrolment/")
-    assert computed == ["enrolment", "enrolment"]
+    html = _get(client, "/dashboard/efficacy/").content.decode()
+    _get(client, "/dashboard/efficacy/")
+    assert computed == ["efficacy", "efficacy"]
     assert _stamp(html) == "Figures as of 13:00"
-    assert Page.ENROLMENT not in snapshots.SNAPSHOT_PAGES
+    assert Page.EFFICACY not in snapshots.SNAPSHOT_PAGES
 
 
 #: Queries of a page served from its snapshot: session, user, staff profile and its sites, the
@@ -201,6 +208,8 @@ SERVED_QUERIES = {
     "/dashboard/qol/": 7,
     "/dashboard/safety/": 7,
     "/dashboard/ctdna/": 7,
+    "/dashboard/enrolment/": 7,
+    "/dashboard/flow/": 7,
 }
 
 
