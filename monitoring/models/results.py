@@ -70,6 +70,8 @@ class LabSubmission(ImmutableRecord):
         verbose_name = _("lab submission")
         verbose_name_plural = _("lab submissions")
         ordering = ["-received_at", "-pk"]
+        # The admin list's order: its first page is read off the index, not a sort.
+        indexes = [models.Index(fields=["-received_at", "-id"], name="submission_admin_order")]
 
     def __str__(self) -> str:
         return f"{self.lab.code} {self.channel} {self.received_at:%Y-%m-%d %H:%M}"
@@ -159,6 +161,7 @@ class CtdnaResult(ImmutableRecord):
         indexes = [
             models.Index(fields=["patient", "collected_on"], name="ctdnaresult_patient_date"),
             models.Index(fields=["lab", "-created_at"], name="ctdnaresult_lab_recent"),
+            models.Index(fields=["-collected_on", "-id"], name="ctdnaresult_admin_order"),
         ]
 
     def __str__(self) -> str:

@@ -184,3 +184,44 @@ def test_a_data_manager_processes_pending_rows_from_the_admin(
     assert r.status_code == 302
     row.refresh_from_db()
     assert row.outcome == "opened" and Step2Trigger.objects.get().patient == patient_a
+
+
+@pytest.mark.parametrize(
+    ("url", "table", "filtered"),
+    [
+        ("/admin/monitoring/sample/", "monitoring_sample", "?q={number}"),
+        ("/admin/monitoring/ctdnaresult/", "monitoring_ctdnaresult", "?status__exact=final"),
+        ("/admin/monitoring/labsubmission/", "monitoring_labsubmission", "?channel__exact=json"),
+    ],
+)
+def test_large_ingestion_lists_estimate_only_an_unfiltered_count(
+    client,
+    lab_a,
+    many_patients,
+    investigator_a,
+    data_manager,
+    site_a,
+    monkeypatch,
+    url,
+    table,
+    filtered,
+):
+    from trial.admin import EstimatedCountPaginator
+
+    results_for(lab_a, many_patients[0], investigator_a, 2)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_FROM", 1)
+    client.force_login(data_manager)
+
+    def counts(path):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(path)
+        assert response.status_code == 200, response.content[:500]
+        return [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"]]
+
+    if connection.vendor == "postgresql":
+        assert counts(url) == []  # the planner's estimate, no count of every row
+    assert (
+        len(counts(url + filtered.format(number=many_patients[0].trial_number))) == 1
+    )  # exact, and only once
