@@ -132,7 +132,9 @@ def test_esr1_model_reaches_the_published_proportions_in_the_reference_scenario(
         randomized += kept and detected + 20 <= run_days
     assert risers / len(eligible) == pytest.approx(0.27, abs=0.03)
     assert randomized / len(eligible) == pytest.approx(0.17, abs=0.025)
-    assert statistics.median(months) == pytest.approx(15.6, abs=1.5)
+    # This model leaves out the delays of real visits (windows, missed draws): complete runs
+    # measure about half a month more than it does (scenario.py's docstring).
+    assert statistics.median(months) == pytest.approx(15.6 - 0.5, abs=0.6)
 
 
 def test_marrow_counts_grade_as_planned():
