@@ -40,6 +40,12 @@ def _own_ids(world: World, persona) -> dict[str, int]:
     }
 
 
+def _token_client(world: World, name: str) -> APIClient:
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world.persona(name).token}")
+    return client
+
+
 def _documented_queries() -> list[tuple[str, str]]:
     """(path template, query parameter) of every GET operation in the OpenAPI schema."""
     schema = SchemaGenerator().get_schema(request=None, public=True)
@@ -55,8 +61,7 @@ def _documented_queries() -> list[tuple[str, str]]:
 @pytest.mark.parametrize("name", ["inv_a", "stat", "lab_a"])
 def test_a_nul_byte_in_any_query_parameter_is_refused(in_world, name):
     persona = in_world.persona(name)
-    client = APIClient(raise_request_exception=False)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {persona.token}")
+    client = _token_client(in_world, name)
     ids = _own_ids(in_world, persona)
     rows = []
     for path, parameter in _documented_queries():
@@ -91,8 +96,7 @@ def _error_code(body: dict) -> str | None:
 @pytest.mark.parametrize("name", ["inv_a", "dm", "lab_a"])
 def test_a_nul_character_in_any_json_body_is_refused(in_world, name):
     persona = in_world.persona(name)
-    client = APIClient(raise_request_exception=False)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {persona.token}")
+    client = _token_client(in_world, name)
     ids = _own_ids(in_world, persona)
     bodies = (
         {"stratification": {"visceral\x00": "yes"}},
@@ -117,11 +121,9 @@ def test_a_nul_character_in_any_json_body_is_refused(in_world, name):
 
 
 def test_a_nul_in_a_stratification_key_changes_nothing(in_world):
-    persona = in_world.persona("inv_a")
     patient = in_world.sites["FR01"].patient
     before = patient.stratification
-    client = APIClient(raise_request_exception=False)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {persona.token}")
+    client = _token_client(in_world, "inv_a")
     response = client.patch(
         f"/api/v1/patients/{patient.pk}/",
         {"stratification": {"visceral_metastases\x00": "yes"}, "reason": "correction"},
@@ -136,8 +138,7 @@ def test_a_nul_in_a_stratification_key_changes_nothing(in_world):
 
 @pytest.mark.parametrize("bad", ["-1", "abc"])
 def test_an_id_the_url_does_not_accept_gets_the_json_envelope(in_world, bad):
-    client = APIClient(raise_request_exception=False)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {in_world.persona('dm').token}")
+    client = _token_client(in_world, "dm")
     rows = []
     for route in api_routes():
         if not route.params:
