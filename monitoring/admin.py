@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from trial.admin import EstimatedCountPaginator, ReadOnlyInline, ReasonForm, RoleScopedAdmin
+from trial.admin import LargeTableMixin, ReadOnlyInline, ReasonForm, RoleScopedAdmin
 from trial.exceptions import DomainError
 from trial.models import CENTRAL_ROLES, SITE_ROLES, Patient, PatientStatus, Role
 from trial.selectors.access import scope_by_site
@@ -124,9 +124,7 @@ class ResultInline(ReadOnlyInline):
 
 
 @admin.register(Sample)
-class SampleAdmin(ServiceAdmin):
-    paginator = EstimatedCountPaginator  # one row per sample / result / request: 100k+ rows
-    show_full_result_count = False  # a second count of every row beside a filtered count
+class SampleAdmin(LargeTableMixin, ServiceAdmin):
     site_field = "patient__site"
     list_display = ["sample_id", "patient", "drawn_on", "first_result_on", "turnaround_days"]
     list_select_related = ["patient__site"]
@@ -200,9 +198,7 @@ class VariantInline(ReadOnlyInline):
 
 
 @admin.register(CtdnaResult)
-class CtdnaResultAdmin(ReadOnlyAdmin):
-    paginator = EstimatedCountPaginator  # one row per sample / result / request: 100k+ rows
-    show_full_result_count = False  # a second count of every row beside a filtered count
+class CtdnaResultAdmin(LargeTableMixin, ReadOnlyAdmin):
     site_field = "patient__site"
     read_roles = SITE_ROLES | CENTRAL_ROLES
     list_display = [
@@ -251,9 +247,7 @@ class CtdnaResultAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LabSubmission)
-class LabSubmissionAdmin(ReadOnlyAdmin):
-    paginator = EstimatedCountPaginator  # one row per sample / result / request: 100k+ rows
-    show_full_result_count = False  # a second count of every row beside a filtered count
+class LabSubmissionAdmin(LargeTableMixin, ReadOnlyAdmin):
     site_field = None
     read_roles = DATA_MANAGERS
     list_display = ["id", "lab", "channel", "media_type", "received_at", "body_sha256"]

@@ -586,12 +586,17 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
-@admin.register(ScheduleItem)
-class ScheduleItemAdmin(ClinicalRecordAdmin):
-    site_field = "patient__site"
+class LargeTableMixin:
+    """For lists of 100k+ rows: the estimated unfiltered count, and no second count of every
+    row (the unfiltered total) beside a filtered one."""
+
     paginator = EstimatedCountPaginator
-    # The unfiltered total beside a filtered count would be a second count of every row.
     show_full_result_count = False
+
+
+@admin.register(ScheduleItem)
+class ScheduleItemAdmin(LargeTableMixin, ClinicalRecordAdmin):
+    site_field = "patient__site"
     list_display = [
         "calendar_link",
         "key",
